@@ -1,0 +1,205 @@
+//! A typed async client for HTTP API v1, on `reqwest` (native and `wasm32`).
+
+use reqwest::{RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::{
+    CreateToken, EntityId, ErrorBody, ErrorCode, Health, PairRequest, Token, TokenPage,
+    TokenRecord, ValidationError,
+};
+
+/// What can go wrong when calling the API.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The API answered with an error body.
+    #[error("{message} (HTTP {status}, {code:?})")]
+    Api {
+        /// The HTTP status.
+        status: u16,
+        /// The API's stable error code.
+        code: ErrorCode,
+        /// The API's human-readable message.
+        message: String,
+    },
+    /// A value was rejected before anything was sent.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The request did not complete: connection, TLS, timeout, or an unreadable body.
+    #[error("request to the Tandem API failed: {0}")]
+    Transport(#[from] reqwest::Error),
+    /// The API answered with something that is not its documented shape.
+    #[error("unexpected response from the Tandem API (HTTP {status}): {body}")]
+    Unexpected {
+        /// The HTTP status.
+        status: u16,
+        /// The start of the body, for diagnosis.
+        body: String,
+    },
+}
+
+impl Error {
+    /// The API's error code, when the API answered with one.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Error::Api { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, when there was an answer.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api { status, .. } | Error::Unexpected { status, .. } => Some(*status),
+            Error::Transport(e) => e.status().map(|s| s.as_u16()),
+            Error::Invalid(_) => None,
+        }
+    }
+}
+
+/// A client of one Tandem deployment.
+///
+/// Cheap to clone: clones share one connection pool.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base_url: String,
+    api_key: Option<String>,
+}
+
+impl Client {
+    /// A client of the API at `base_url` (for example `http://127.0.0.1:3000`).
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self::with_http_client(reqwest::Client::new(), base_url)
+    }
+
+    /// A client that sends its requests through `http` (to share a pool or set timeouts).
+    pub fn with_http_client(http: reqwest::Client, base_url: impl Into<String>) -> Self {
+        let base_url = base_url.into().trim_end_matches('/').to_owned();
+        Self {
+            http,
+            base_url,
+            api_key: None,
+        }
+    }
+
+    /// Sends `Authorization: Bearer <key>` with every request.
+    #[must_use]
+    pub fn with_api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// The base URL this client talks to.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// `POST /v1/tokens`: creates a token for entity A.
+    pub async fn create_token(&self, request: &CreateToken) -> Result<TokenRecord, Error> {
+        let builder = self.http.post(self.url("/v1/tokens")).json(request);
+        self.send(builder).await
+    }
+
+    /// `GET /v1/tokens/{token}`: reads a token and its pairing.
+    pub async fn get_token(&self, token: &Token) -> Result<TokenRecord, Error> {
+        let builder = self.http.get(self.url(&format!("/v1/tokens/{token}")));
+        self.send(builder).await
+    }
+
+    /// `POST /v1/tokens/{token}/pair`: pairs `entity` (entity B) with the token's creator.
+    ///
+    /// Retrying with the same entity after a success returns the same record.
+    pub async fn pair(&self, token: &Token, entity: &EntityId) -> Result<TokenRecord, Error> {
+        let body = PairRequest {
+            entity: entity.clone(),
+        };
+        let builder = self
+            .http
+            .post(self.url(&format!("/v1/tokens/{token}/pair")))
+            .json(&body);
+        self.send(builder).await
+    }
+
+    /// `DELETE /v1/tokens/{token}`: deletes a token and its pairing.
+    pub async fn delete_token(&self, token: &Token) -> Result<(), Error> {
+        let builder = self.http.delete(self.url(&format!("/v1/tokens/{token}")));
+        let response = self.authorize(builder).send().await?;
+        if response.status() == StatusCode::NO_CONTENT {
+            Ok(())
+        } else {
+            Err(error_from(response).await)
+        }
+    }
+
+    /// `GET /v1/tokens?entity=…`: one page of the pairings where `entity` is either side,
+    /// newest first. Pass the previous page's `next_cursor` to continue.
+    pub async fn list_tokens(
+        &self,
+        entity: &EntityId,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> Result<TokenPage, Error> {
+        let mut query: Vec<(&str, String)> = vec![("entity", entity.to_string())];
+        if let Some(limit) = limit {
+            query.push(("limit", limit.to_string()));
+        }
+        if let Some(cursor) = cursor {
+            query.push(("cursor", cursor.to_owned()));
+        }
+        let builder = self.http.get(self.url("/v1/tokens")).query(&query);
+        self.send(builder).await
+    }
+
+    /// `GET /healthz`: whether the API and its store answer.
+    pub async fn health(&self) -> Result<Health, Error> {
+        self.send(self.http.get(self.url("/healthz"))).await
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    fn authorize(&self, builder: RequestBuilder) -> RequestBuilder {
+        match &self.api_key {
+            Some(key) => builder.bearer_auth(key),
+            None => builder,
+        }
+    }
+
+    async fn send<T: DeserializeOwned>(&self, builder: RequestBuilder) -> Result<T, Error> {
+        let response = self.authorize(builder).send().await?;
+        if !response.status().is_success() {
+            return Err(error_from(response).await);
+        }
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await?;
+        serde_json::from_slice(&bytes).map_err(|_| Error::Unexpected {
+            status,
+            body: snippet(&bytes),
+        })
+    }
+}
+
+/// Turns a non-success response into [`Error::Api`] when it has the API's error shape.
+async fn error_from(response: Response) -> Error {
+    let status = response.status().as_u16();
+    match response.bytes().await {
+        Ok(bytes) => match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(body) => Error::Api {
+                status,
+                code: body.error.code,
+                message: body.error.message,
+            },
+            Err(_) => Error::Unexpected {
+                status,
+                body: snippet(&bytes),
+            },
+        },
+        Err(e) => Error::Transport(e),
+    }
+}
+
+/// The first 200 characters of a body, for error messages.
+fn snippet(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).chars().take(200).collect()
+}

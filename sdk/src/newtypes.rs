@@ -1,0 +1,357 @@
+//! Validated newtypes: a value of one of these types has passed its `parse`, so nothing
+//! downstream of the edge ever sees a raw, unchecked string.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A value that did not pass validation, naming the request field it came from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} {reason}")]
+pub struct ValidationError {
+    field: &'static str,
+    reason: String,
+}
+
+impl ValidationError {
+    fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    /// The request field that was rejected, such as `entity` or `ttl_seconds`.
+    pub fn field(&self) -> &'static str {
+        self.field
+    }
+
+    /// The same error, attributed to another field that shares the type (for example
+    /// `pair_ttl_seconds`, which is a [`Ttl`] too).
+    #[must_use]
+    pub fn for_field(mut self, field: &'static str) -> Self {
+        self.field = field;
+        self
+    }
+}
+
+/// Rejects control characters, which have no place in identifiers or labels and break
+/// logs and terminals.
+fn check_no_control(field: &'static str, value: &str) -> Result<(), ValidationError> {
+    match value.chars().find(|c| c.is_control()) {
+        Some(c) => Err(ValidationError::new(
+            field,
+            format!("must not contain control characters (found U+{:04X})", c as u32),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Checks that `value` has between `min` and `max` characters (Unicode scalar values).
+fn check_length(
+    field: &'static str,
+    value: &str,
+    min: usize,
+    max: usize,
+) -> Result<(), ValidationError> {
+    let len = value.chars().count();
+    if (min..=max).contains(&len) {
+        Ok(())
+    } else {
+        Err(ValidationError::new(
+            field,
+            format!("must be {min} to {max} characters long (got {len})"),
+        ))
+    }
+}
+
+/// Implements the string plumbing shared by the string newtypes: `as_str`, `Display`,
+/// `AsRef<str>`, `TryFrom<String>` (through `parse`) and `From<T> for String`, so that
+/// serde can go through `try_from`/`into`.
+macro_rules! string_newtype {
+    ($name:ident) => {
+        impl $name {
+            /// The validated value.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = ValidationError;
+
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::parse(value)
+            }
+        }
+
+        impl TryFrom<&str> for $name {
+            type Error = ValidationError;
+
+            fn try_from(value: &str) -> Result<Self, Self::Error> {
+                Self::parse(value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+    };
+}
+
+/// The secret that pairs entity B with entity A.
+///
+/// At most 64 characters from `[A-Za-z0-9_-]`, so it fits in a URL path and in a
+/// Telegram deep link (`t.me/<bot>?start=<token>`) unescaped. Tokens the API issues are
+/// 32 hexadecimal digits of a random UUIDv4 (122 random bits); the seed's hyphenated
+/// UUIDs are valid too.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(value_type = String, example = "3f1c9a6b0e2d4b7f9a51c2d8e4f60718"))]
+pub struct Token(String);
+
+impl Token {
+    /// The longest token accepted.
+    pub const MAX_LEN: usize = 64;
+
+    /// Accepts 1 to 64 characters from `[A-Za-z0-9_-]`.
+    pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
+        let value = value.into();
+        check_length("token", &value, 1, Self::MAX_LEN)?;
+        if let Some(c) = value
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+        {
+            return Err(ValidationError::new(
+                "token",
+                format!("may contain only A-Z, a-z, 0-9, '-' and '_' (found {c:?})"),
+            ));
+        }
+        Ok(Self(value))
+    }
+}
+
+string_newtype!(Token);
+
+/// The identifier of one side of a pairing: a chat id, a user id, a device id…
+///
+/// 1 to 256 characters (Unicode scalar values), no control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(value_type = String, example = "chat:42"))]
+pub struct EntityId(String);
+
+impl EntityId {
+    /// The longest entity id accepted, in characters.
+    pub const MAX_LEN: usize = 256;
+
+    /// Accepts 1 to 256 characters without control characters.
+    pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
+        let value = value.into();
+        check_length("entity", &value, 1, Self::MAX_LEN)?;
+        check_no_control("entity", &value)?;
+        Ok(Self(value))
+    }
+}
+
+string_newtype!(EntityId);
+
+/// A free-text note shown in the dashboard next to a token.
+///
+/// 1 to 200 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(value_type = String, example = "living-room TV"))]
+pub struct Label(String);
+
+impl Label {
+    /// The longest label accepted, in characters.
+    pub const MAX_LEN: usize = 200;
+
+    /// Accepts 1 to 200 characters without control characters.
+    pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
+        let value = value.into();
+        check_length("label", &value, 1, Self::MAX_LEN)?;
+        check_no_control("label", &value)?;
+        Ok(Self(value))
+    }
+}
+
+string_newtype!(Label);
+
+/// How long something lives, in whole seconds: from 60 seconds to 30 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "u64", into = "u64")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(value_type = u64, example = 86400))]
+pub struct Ttl(u64);
+
+impl Ttl {
+    /// The shortest lifetime: one minute.
+    pub const MIN: Ttl = Ttl(60);
+    /// The longest lifetime: thirty days.
+    pub const MAX: Ttl = Ttl(30 * 24 * 60 * 60);
+    /// The lifetime of a pending token when the request names none: one day.
+    pub const DEFAULT: Ttl = Ttl(24 * 60 * 60);
+
+    /// Accepts 60 ..= 2 592 000 seconds.
+    pub fn parse(seconds: u64) -> Result<Self, ValidationError> {
+        if (Self::MIN.0..=Self::MAX.0).contains(&seconds) {
+            Ok(Self(seconds))
+        } else {
+            Err(ValidationError::new(
+                "ttl_seconds",
+                format!(
+                    "must be between {} and {} seconds (got {seconds})",
+                    Self::MIN.0,
+                    Self::MAX.0
+                ),
+            ))
+        }
+    }
+
+    /// The lifetime in seconds.
+    pub fn seconds(self) -> u64 {
+        self.0
+    }
+
+    /// The lifetime as a [`chrono::Duration`].
+    pub fn duration(self) -> chrono::Duration {
+        // At most 30 days: always fits.
+        chrono::Duration::seconds(self.0 as i64)
+    }
+}
+
+impl TryFrom<u64> for Ttl {
+    type Error = ValidationError;
+
+    fn try_from(seconds: u64) -> Result<Self, Self::Error> {
+        Self::parse(seconds)
+    }
+}
+
+impl From<Ttl> for u64 {
+    fn from(ttl: Ttl) -> u64 {
+        ttl.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entity_of_one_and_256_characters_is_accepted() {
+        assert!(EntityId::parse("a").is_ok());
+        assert!(EntityId::parse("a".repeat(256)).is_ok());
+    }
+
+    #[test]
+    fn empty_entity_is_rejected() {
+        let err = EntityId::parse("").unwrap_err();
+        assert_eq!(err.field(), "entity");
+        assert!(err.to_string().contains("got 0"), "{err}");
+    }
+
+    #[test]
+    fn entity_of_257_characters_is_rejected() {
+        let err = EntityId::parse("a".repeat(257)).unwrap_err();
+        assert!(err.to_string().contains("got 257"), "{err}");
+    }
+
+    #[test]
+    fn entity_length_counts_characters_not_bytes() {
+        // 256 four-byte characters: 1024 bytes, still 256 characters.
+        assert!(EntityId::parse("🦀".repeat(256)).is_ok());
+        assert!(EntityId::parse("🦀".repeat(257)).is_err());
+        assert!(EntityId::parse("Zoë · 東京").is_ok());
+    }
+
+    #[test]
+    fn entity_with_control_characters_is_rejected() {
+        for bad in ["a\nb", "\u{0}", "tab\there", "del\u{7f}", "c1\u{85}"] {
+            let err = EntityId::parse(bad).unwrap_err();
+            assert!(err.to_string().contains("control"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn token_accepts_url_safe_characters_up_to_64() {
+        assert!(Token::parse("a").is_ok());
+        assert!(Token::parse("3f1c9a6b-0e2d-4b7f-9a51-c2d8e4f60718").is_ok());
+        assert!(Token::parse("A_z-09".repeat(10)).is_ok());
+        assert!(Token::parse("x".repeat(64)).is_ok());
+    }
+
+    #[test]
+    fn token_rejects_empty_long_and_unsafe_values() {
+        assert!(Token::parse("").is_err());
+        assert!(Token::parse("x".repeat(65)).is_err());
+        for bad in ["a b", "a/b", "a%2F", "é", "a.b", "a\n", "?start"] {
+            assert_eq!(Token::parse(bad).unwrap_err().field(), "token", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn label_of_200_characters_is_accepted_and_201_rejected() {
+        assert!(Label::parse("é".repeat(200)).is_ok());
+        assert!(Label::parse("é".repeat(201)).is_err());
+        assert!(Label::parse("").is_err());
+        assert!(Label::parse("bell\u{7}").is_err());
+    }
+
+    #[test]
+    fn ttl_bounds_are_inclusive() {
+        assert!(Ttl::parse(59).is_err());
+        assert_eq!(Ttl::parse(60).unwrap(), Ttl::MIN);
+        assert_eq!(Ttl::parse(2_592_000).unwrap(), Ttl::MAX);
+        assert!(Ttl::parse(2_592_001).is_err());
+        assert!(Ttl::parse(0).is_err());
+        assert!(Ttl::parse(u64::MAX).is_err());
+    }
+
+    #[test]
+    fn ttl_error_can_name_another_field() {
+        let err = Ttl::parse(1).unwrap_err().for_field("pair_ttl_seconds");
+        assert_eq!(err.field(), "pair_ttl_seconds");
+        assert!(err.to_string().starts_with("pair_ttl_seconds must be"));
+    }
+
+    #[test]
+    fn newtypes_deserialize_only_valid_values() {
+        assert!(serde_json::from_str::<EntityId>(r#""bob""#).is_ok());
+        assert!(serde_json::from_str::<EntityId>(r#""""#).is_err());
+        assert!(serde_json::from_str::<Token>(r#""a b""#).is_err());
+        assert!(serde_json::from_str::<Ttl>("59").is_err());
+        assert_eq!(serde_json::to_string(&Ttl::DEFAULT).unwrap(), "86400");
+    }
+}

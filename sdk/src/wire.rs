@@ -1,0 +1,213 @@
+//! The JSON bodies of HTTP API v1: requests, responses and the error shape.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{EntityId, Label, Token, Ttl};
+
+/// The body of `POST /v1/tokens`: create a token for entity A.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreateToken {
+    /// Entity A, the side that creates the token.
+    pub entity: EntityId,
+    /// How long the token can be paired, in seconds (60 ..= 2 592 000; default 86 400).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_seconds: Option<Ttl>,
+    /// How long the pairing lives once made, in seconds; without it a pairing lives
+    /// until deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pair_ttl_seconds: Option<Ttl>,
+    /// A free-text note shown in the dashboard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<Label>,
+}
+
+impl CreateToken {
+    /// A request for a token bound to `entity` with the default lifetime.
+    pub fn new(entity: &EntityId) -> Self {
+        Self {
+            entity: entity.clone(),
+            ttl_seconds: None,
+            pair_ttl_seconds: None,
+            label: None,
+        }
+    }
+
+    /// Sets how long the token can be paired.
+    #[must_use]
+    pub fn ttl(mut self, ttl: Ttl) -> Self {
+        self.ttl_seconds = Some(ttl);
+        self
+    }
+
+    /// Sets how long the pairing lives once made.
+    #[must_use]
+    pub fn pair_ttl(mut self, ttl: Ttl) -> Self {
+        self.pair_ttl_seconds = Some(ttl);
+        self
+    }
+
+    /// Sets the dashboard label.
+    #[must_use]
+    pub fn label(mut self, label: Label) -> Self {
+        self.label = Some(label);
+        self
+    }
+}
+
+/// The body of `POST /v1/tokens/{token}/pair`: entity B presents the token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PairRequest {
+    /// Entity B, the side that presents the token.
+    pub entity: EntityId,
+}
+
+/// Whether a token still waits for entity B.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Status {
+    /// Created, not yet paired.
+    Pending,
+    /// Entity B has presented the token.
+    Paired,
+}
+
+/// A token and, once paired, its pairing, as every read and write returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TokenRecord {
+    /// The secret that pairs; it is also the record's id in URLs.
+    pub token: Token,
+    /// Entity A, who created the token.
+    pub entity_a: EntityId,
+    /// Entity B, once paired.
+    #[serde(default)]
+    pub entity_b: Option<EntityId>,
+    /// `paired` exactly when `entity_b` is set.
+    pub status: Status,
+    /// The dashboard label, if one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<Label>,
+    /// When the token was created.
+    pub created_at: DateTime<Utc>,
+    /// When entity B paired.
+    #[serde(default)]
+    pub paired_at: Option<DateTime<Utc>>,
+    /// When the record stops existing: the end of the pending window, or of the
+    /// pairing when `pair_ttl_seconds` was given; `null` for a pairing that lives
+    /// until deleted.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl TokenRecord {
+    /// The status that `entity_b` implies.
+    pub fn status_of(entity_b: Option<&EntityId>) -> Status {
+        match entity_b {
+            Some(_) => Status::Paired,
+            None => Status::Pending,
+        }
+    }
+
+    /// Whether the record has expired at `now` (and so reads as absent).
+    pub fn is_expired_at(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+}
+
+/// One page of `GET /v1/tokens?entity=…`, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TokenPage {
+    /// The records on this page, newest first.
+    pub items: Vec<TokenRecord>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The body of `GET /healthz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Health {
+    /// `ok` when the store answers, `unavailable` otherwise.
+    pub status: String,
+    /// Which store backs the API (`sqlite`, `dynamodb`).
+    pub store: String,
+}
+
+/// Every error response: `{"error": {"code": "…", "message": "…"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// The machine-readable code and the human-readable message of an error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorDetail {
+    /// Stable, snake_case; branch on this.
+    pub code: ErrorCode,
+    /// For people; may change between releases.
+    pub message: String,
+}
+
+/// The stable error codes of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum ErrorCode {
+    /// `400`: the body is not JSON, or a path or query is malformed.
+    BadRequest,
+    /// `422`: a field failed validation; the message names it.
+    InvalidField,
+    /// `422`: entity B is entity A.
+    SameEntity,
+    /// `404`: no such token (or it expired), or no such route.
+    NotFound,
+    /// `409`: the token is already paired with another entity.
+    AlreadyPaired,
+    /// `405`: the route exists, the method does not.
+    MethodNotAllowed,
+    /// `413`: the body is over 16 KiB.
+    PayloadTooLarge,
+    /// `415`: the body is not declared as `application/json`.
+    UnsupportedMediaType,
+    /// `500`: a fault on the server; details are in its logs.
+    Internal,
+    /// `503`: the store cannot be reached.
+    Unavailable,
+    /// A code this version of the SDK does not know yet.
+    #[serde(other)]
+    Unknown,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_are_snake_case_and_unknown_codes_survive() {
+        let body: ErrorBody =
+            serde_json::from_str(r#"{"error":{"code":"already_paired","message":"m"}}"#).unwrap();
+        assert_eq!(body.error.code, ErrorCode::AlreadyPaired);
+        let body: ErrorBody =
+            serde_json::from_str(r#"{"error":{"code":"from_the_future","message":"m"}}"#)
+                .unwrap();
+        assert_eq!(body.error.code, ErrorCode::Unknown);
+    }
+
+    #[test]
+    fn create_token_rejects_unknown_fields_and_invalid_values() {
+        assert!(serde_json::from_str::<CreateToken>(r#"{"entity":"a"}"#).is_ok());
+        assert!(serde_json::from_str::<CreateToken>(r#"{"entity":"a","x":1}"#).is_err());
+        assert!(serde_json::from_str::<CreateToken>(r#"{"entity":""}"#).is_err());
+        assert!(serde_json::from_str::<CreateToken>(r#"{"entity":"a","ttl_seconds":1}"#).is_err());
+    }
+}
