@@ -1,0 +1,171 @@
+//! Tandem's HTTP API: one axum [`Router`] ([`app`]) on a pluggable [`store::Store`],
+//! served locally by [`Application`] or on AWS Lambda by [`run_on_lambda`].
+
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod pairing;
+pub mod routes;
+pub mod store;
+pub mod telemetry;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
+use axum::http::Uri;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::pairing::Pairings;
+use crate::store::Store;
+
+/// The largest request body accepted; larger ones get `413`.
+pub const BODY_LIMIT_BYTES: usize = 16 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The pairing rules on the configured store.
+    pub pairings: Pairings,
+}
+
+impl AppState {
+    /// State on `store`, telling time by `clock`.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            pairings: Pairings::new(store, clock),
+        }
+    }
+}
+
+/// The whole API: served locally, on Lambda, and by the tests.
+pub fn app(state: AppState) -> Router {
+    let (router, openapi) = routes::router().split_for_parts();
+    let openapi_json = Bytes::from(
+        openapi
+            .to_pretty_json()
+            .expect("the OpenAPI document serializes"),
+    );
+    router
+        .route(
+            "/openapi.json",
+            get(move || async move { ([(CONTENT_TYPE, "application/json")], openapi_json) }),
+        )
+        .fallback(|uri: Uri| async move { ApiError::RouteNotFound(uri.path().to_owned()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(CatchPanicLayer::custom(|_panic| internal_error_response()))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+fn internal_error_response() -> Response {
+    ApiError::Internal(store::StoreError::backend(
+        "handling a request",
+        "a handler panicked",
+    ))
+    .into_response()
+}
+
+/// Builds the state that `config` describes: opens the store.
+pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
+    let store = store::open(&config.store)
+        .await
+        .with_context(|| format!("could not open the store {}", config.store))?;
+    Ok(AppState::new(store, Arc::new(SystemClock)))
+}
+
+/// The API bound to its local address, ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl Application {
+    /// Opens the store and binds the listener that `config` names.
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let state = build_state(config).await?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("could not listen on {}", config.listen))?;
+        let app = Self {
+            listener,
+            router: app(state),
+        };
+        tracing::info!(
+            "tandem-api listening on http://{} (store: {})",
+            app.local_addr()?,
+            config.store
+        );
+        Ok(app)
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then finishes the requests in flight.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("server failed")?;
+        tracing::info!("tandem-api stopped");
+        Ok(())
+    }
+}
+
+/// Serves the same Router under the AWS Lambda runtime.
+pub async fn run_on_lambda(config: &Config) -> anyhow::Result<()> {
+    let state = build_state(config).await?;
+    tracing::info!(
+        "tandem-api starting under AWS Lambda (store: {})",
+        config.store
+    );
+    lambda_http::run(app(state))
+        .await
+        .map_err(|e| anyhow::anyhow!(e))
+        .context("Lambda runtime failed")
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -41,7 +41,10 @@ fn check_no_control(field: &'static str, value: &str) -> Result<(), ValidationEr
     match value.chars().find(|c| c.is_control()) {
         Some(c) => Err(ValidationError::new(
             field,
-            format!("must not contain control characters (found U+{:04X})", c as u32),
+            format!(
+                "must not contain control characters (found U+{:04X})",
+                c as u32
+            ),
         )),
         None => Ok(()),
     }

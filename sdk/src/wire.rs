@@ -198,8 +198,7 @@ mod tests {
             serde_json::from_str(r#"{"error":{"code":"already_paired","message":"m"}}"#).unwrap();
         assert_eq!(body.error.code, ErrorCode::AlreadyPaired);
         let body: ErrorBody =
-            serde_json::from_str(r#"{"error":{"code":"from_the_future","message":"m"}}"#)
-                .unwrap();
+            serde_json::from_str(r#"{"error":{"code":"from_the_future","message":"m"}}"#).unwrap();
         assert_eq!(body.error.code, ErrorCode::Unknown);
     }
 

@@ -1,0 +1,63 @@
+//! The configuration of `tandem-api`: every setting is a flag and an environment variable.
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+
+use crate::store::StoreUrl;
+
+/// Tandem's HTTP API: pairing as a service.
+///
+/// Serves locally on `--listen`, or under AWS Lambda when `AWS_LAMBDA_RUNTIME_API` is set.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "tandem-api", version, about)]
+pub struct Config {
+    /// Address to listen on; `:PORT` means 127.0.0.1:PORT, and port 0 picks a free port
+    /// (the start-up log says which).
+    #[arg(long, env = "TANDEM_LISTEN", default_value = "127.0.0.1:3000", value_parser = parse_listen)]
+    pub listen: SocketAddr,
+
+    /// Where records live: `sqlite://PATH`.
+    #[arg(
+        long,
+        env = "TANDEM_STORE",
+        default_value = "sqlite://./data/tandem.db"
+    )]
+    pub store: StoreUrl,
+
+    /// Log filter, in `tracing` `EnvFilter` syntax (for example `info,api=debug`).
+    #[arg(long = "log", env = "RUST_LOG", default_value = "info")]
+    pub log_filter: String,
+}
+
+/// Parses `HOST:PORT`, or `:PORT` for 127.0.0.1.
+fn parse_listen(value: &str) -> Result<SocketAddr, String> {
+    let full = match value.strip_prefix(':') {
+        Some(port) => format!("127.0.0.1:{port}"),
+        None => value.to_owned(),
+    };
+    full.parse()
+        .map_err(|_| format!("expected HOST:PORT or :PORT, such as 127.0.0.1:3000 (got {value:?})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_accepts_a_bare_port_and_rejects_garbage() {
+        assert_eq!(parse_listen(":0").unwrap(), "127.0.0.1:0".parse().unwrap());
+        assert_eq!(
+            parse_listen("0.0.0.0:80").unwrap(),
+            "0.0.0.0:80".parse().unwrap()
+        );
+        assert!(parse_listen("localhost").is_err());
+    }
+
+    #[test]
+    fn defaults_match_the_documented_ones() {
+        let config = Config::try_parse_from(["tandem-api"]).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:3000".parse().unwrap());
+        assert_eq!(config.store.to_string(), "sqlite://./data/tandem.db");
+    }
+}

@@ -1,0 +1,138 @@
+//! The API's one error type and its JSON shape: `{"error": {"code", "message"}}`.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use sdk::{ErrorBody, ErrorCode, ErrorDetail, ValidationError};
+
+use crate::pairing::PairingError;
+use crate::store::StoreError;
+
+/// Everything a request can fail with; each variant knows its status and code.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// `400 Bad Request`: the body is not JSON, or the path or query is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// `422 Unprocessable Entity`: a field failed validation.
+    #[error("{0}")]
+    InvalidField(String),
+    /// `422 Unprocessable Entity`: entity B is entity A.
+    #[error("an entity cannot pair with itself: entity B must differ from entity A")]
+    SameEntity,
+    /// `404 Not Found`: no live token with this value (unknown, expired, deleted, or
+    /// another tenant's).
+    #[error("no such token (it may have expired or been deleted)")]
+    TokenNotFound,
+    /// `404 Not Found`: no such route.
+    #[error("no route for {0}")]
+    RouteNotFound(String),
+    /// `405 Method Not Allowed`: the path exists, the method does not.
+    #[error("method not allowed on this path")]
+    MethodNotAllowed,
+    /// `409 Conflict`: the token is already paired with another entity.
+    #[error("this token is already paired with another entity")]
+    AlreadyPaired,
+    /// `413 Payload Too Large`: the body is over the limit.
+    #[error("request body is larger than {} KiB", crate::BODY_LIMIT_BYTES / 1024)]
+    PayloadTooLarge,
+    /// `415 Unsupported Media Type`: the body is not declared as JSON.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// `503 Service Unavailable`: the store does not answer.
+    #[error("the store is unavailable")]
+    Unavailable(#[source] StoreError),
+    /// `500 Internal Server Error`: a fault of ours; the cause is logged, not shown.
+    #[error("internal error")]
+    Internal(#[source] StoreError),
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, ErrorCode) {
+        match self {
+            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, ErrorCode::BadRequest),
+            Self::InvalidField(_) => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidField),
+            Self::SameEntity => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::SameEntity),
+            Self::TokenNotFound | Self::RouteNotFound(_) => {
+                (StatusCode::NOT_FOUND, ErrorCode::NotFound)
+            }
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
+            Self::AlreadyPaired => (StatusCode::CONFLICT, ErrorCode::AlreadyPaired),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge),
+            Self::UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::UnsupportedMediaType,
+            ),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if status.is_server_error() {
+            tracing::error!(error = %error_chain(&self), "request failed");
+        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code,
+                message: self.to_string(),
+            },
+        };
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+/// `error: cause: cause…`, for logs.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl From<PairingError> for ApiError {
+    fn from(error: PairingError) -> Self {
+        match error {
+            PairingError::NotFound => Self::TokenNotFound,
+            PairingError::AlreadyPaired => Self::AlreadyPaired,
+            PairingError::SameEntity => Self::SameEntity,
+            PairingError::Store(e) => Self::Internal(e),
+        }
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(error: ValidationError) -> Self {
+        Self::InvalidField(error.to_string())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::JsonDataError(e) => Self::InvalidField(e.body_text()),
+            JsonRejection::MissingJsonContentType(e) => Self::UnsupportedMediaType(e.body_text()),
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
+            other => Self::BadRequest(other.body_text()),
+        }
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::BadRequest(rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::InvalidField(rejection.body_text())
+    }
+}

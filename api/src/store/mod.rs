@@ -1,0 +1,264 @@
+//! Storage: the [`Store`] port that the pairing rules run on, and its adapters.
+//!
+//! Each adapter keeps its own types (SQL rows, DynamoDB attribute values) inside its
+//! module; what crosses this boundary is [`TokenRecord`] and the types below.
+
+mod sqlite;
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use sdk::{EntityId, Token, TokenRecord, Ttl};
+
+pub use sqlite::SqliteStore;
+
+/// Boxed error source of a store backend.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What a store can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A record with this token exists already (tokens are random, so this is rare).
+    #[error("a record with this token exists already")]
+    Duplicate,
+    /// The backend failed or could not be reached.
+    #[error("{context}")]
+    Backend {
+        /// What the store was doing.
+        context: &'static str,
+        /// The backend's own error.
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl StoreError {
+    /// Wraps a backend error with what the store was doing.
+    pub fn backend(context: &'static str, source: impl Into<BoxError>) -> Self {
+        Self::Backend {
+            context,
+            source: source.into(),
+        }
+    }
+}
+
+/// The tenant that owns a record; a tenant never sees another tenant's records.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TenantId(String);
+
+impl TenantId {
+    /// The tenant of every request when the API runs without API keys.
+    pub fn local() -> Self {
+        Self("local".to_owned())
+    }
+
+    /// The tenant's name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A record to insert, with what only the store needs to know.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    /// The record as it reads right after creation.
+    pub record: TokenRecord,
+    /// How long the pairing lives once made; `None`: until deleted.
+    pub pair_ttl: Option<Ttl>,
+}
+
+/// The result of [`Store::pair`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PairOutcome {
+    /// The record was pending and is now paired with the given entity.
+    Paired(TokenRecord),
+    /// The record is live but was not changed: it is paired already, or the entity
+    /// is entity A. Holds the record as it is.
+    Unchanged(TokenRecord),
+    /// No live record has this token for this tenant.
+    Missing,
+}
+
+/// A position in a newest-first listing: the last record of the previous page.
+///
+/// Clients see it as an opaque URL-safe string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    /// `created_at` of the last record returned.
+    pub created_at: DateTime<Utc>,
+    /// `token` of the last record returned (orders records created in the same millisecond).
+    pub token: Token,
+}
+
+impl Cursor {
+    /// The cursor that continues after `record`.
+    pub fn after(record: &TokenRecord) -> Self {
+        Self {
+            created_at: record.created_at,
+            token: record.token.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plain = format!("{}.{}", self.created_at.timestamp_millis(), self.token);
+        f.write_str(&URL_SAFE_NO_PAD.encode(plain))
+    }
+}
+
+/// The cursor string is not one this API issued.
+#[derive(Debug, thiserror::Error)]
+#[error("cursor is not one this API issued")]
+pub struct BadCursor;
+
+impl FromStr for Cursor {
+    type Err = BadCursor;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| BadCursor)?;
+        let plain = String::from_utf8(bytes).map_err(|_| BadCursor)?;
+        let (millis, token) = plain.split_once('.').ok_or(BadCursor)?;
+        let millis: i64 = millis.parse().map_err(|_| BadCursor)?;
+        Ok(Self {
+            created_at: DateTime::from_timestamp_millis(millis).ok_or(BadCursor)?,
+            token: Token::parse(token).map_err(|_| BadCursor)?,
+        })
+    }
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// Records, newest first.
+    pub items: Vec<TokenRecord>,
+    /// Where the next page starts, if there may be one.
+    pub next: Option<Cursor>,
+}
+
+/// Where token records live. Every method sees only the given tenant's records, and
+/// treats a record whose `expires_at` is at or before `now` as absent, whether or not
+/// the backend has removed it yet.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// A short name of the backend, for logs and `/healthz` (`sqlite`, `dynamodb`).
+    fn kind(&self) -> &'static str;
+
+    /// Inserts a new record; [`StoreError::Duplicate`] if the token exists.
+    async fn insert(&self, tenant: &TenantId, new: &NewToken) -> Result<(), StoreError>;
+
+    /// The live record with this token.
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        token: &Token,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TokenRecord>, StoreError>;
+
+    /// Atomically pairs `entity_b` with a live, pending record whose entity A is another
+    /// entity: sets `entity_b`, `paired_at = now`, and `expires_at` to `now` plus the
+    /// record's pair TTL, or to none when it has none. Of any number of concurrent calls
+    /// on one record, at most one returns [`PairOutcome::Paired`].
+    async fn pair(
+        &self,
+        tenant: &TenantId,
+        token: &Token,
+        entity_b: &EntityId,
+        now: DateTime<Utc>,
+    ) -> Result<PairOutcome, StoreError>;
+
+    /// Deletes the live record with this token and returns it.
+    async fn delete(
+        &self,
+        tenant: &TenantId,
+        token: &Token,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TokenRecord>, StoreError>;
+
+    /// Up to `limit` live records where `entity` is entity A or entity B, newest first
+    /// (by `created_at`, then `token`), starting after `after`.
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        entity: &EntityId,
+        limit: usize,
+        after: Option<&Cursor>,
+        now: DateTime<Utc>,
+    ) -> Result<Page, StoreError>;
+
+    /// Checks that the backend answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// How to reach a store: `sqlite://PATH`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreUrl {
+    /// An SQLite database file (created with its directory if missing).
+    Sqlite(std::path::PathBuf),
+}
+
+impl FromStr for StoreUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.split_once("://") {
+            Some(("sqlite", path)) if !path.is_empty() => Ok(Self::Sqlite(path.into())),
+            _ => Err(format!(
+                "unsupported store URL {s:?}: expected sqlite://PATH (for example sqlite://./data/tandem.db)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for StoreUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+        }
+    }
+}
+
+/// Opens the store that `url` names.
+pub async fn open(url: &StoreUrl) -> Result<Arc<dyn Store>, StoreError> {
+    match url {
+        StoreUrl::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path).await?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_and_rejects_garbage() {
+        let cursor = Cursor {
+            created_at: DateTime::from_timestamp_millis(1_764_000_000_123).unwrap(),
+            token: Token::parse("abc_DEF-123").unwrap(),
+        };
+        let text = cursor.to_string();
+        assert!(
+            Token::parse(text.as_str()).is_ok(),
+            "cursor must be URL-safe: {text}"
+        );
+        assert_eq!(text.parse::<Cursor>().unwrap(), cursor);
+        for bad in ["", "!!", "bm9wZQ", "MTIzLg"] {
+            assert!(bad.parse::<Cursor>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn store_url_accepts_sqlite_and_explains_anything_else() {
+        assert_eq!(
+            "sqlite://./data/t.db".parse::<StoreUrl>().unwrap(),
+            StoreUrl::Sqlite("./data/t.db".into())
+        );
+        let err = "postgres://x".parse::<StoreUrl>().unwrap_err();
+        assert!(err.contains("sqlite://PATH"), "{err}");
+        assert!("sqlite://".parse::<StoreUrl>().is_err());
+    }
+}
