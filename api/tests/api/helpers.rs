@@ -1,0 +1,193 @@
+//! Test harness: the API served in-process on a free port, with a clock the test drives,
+//! and the `tandem-api` binary started as a child process.
+
+use std::process::Stdio;
+use std::sync::Arc;
+
+use api::clock::ManualClock;
+use api::store::SqliteStore;
+use api::{AppState, app};
+use chrono::Utc;
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// A running API and what a test needs to talk to it.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    /// A plain HTTP client, for checking statuses and headers.
+    pub http: reqwest::Client,
+    /// The typed client of the `sdk` crate.
+    pub sdk: sdk::Client,
+    /// The API's clock; advance it to expire records.
+    pub clock: Arc<ManualClock>,
+    server: tokio::task::JoinHandle<()>,
+    _dir: TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Starts the API on a fresh SQLite file and a free port.
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(&dir.path().join("tandem.db"))
+        .await
+        .expect("open SQLite store");
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let state = AppState::new(Arc::new(store), clock.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a free port");
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app(state))
+            .await
+            .expect("server runs");
+    });
+    TestApp {
+        sdk: sdk::Client::new(&address),
+        address,
+        http: reqwest::Client::new(),
+        clock,
+        server,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    /// The full URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// `POST /v1/tokens` with a JSON body.
+    pub async fn create(&self, body: Value) -> reqwest::Response {
+        self.http
+            .post(self.url("/v1/tokens"))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Creates a token for `entity` and returns its token string.
+    pub async fn create_for(&self, entity: &str) -> String {
+        let response = self.create(serde_json::json!({ "entity": entity })).await;
+        assert_eq!(response.status(), 201);
+        let body: Value = response.json().await.unwrap();
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// `GET /v1/tokens/{token}`.
+    pub async fn get(&self, token: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(&format!("/v1/tokens/{token}")))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// `POST /v1/tokens/{token}/pair` as `entity`.
+    pub async fn pair(&self, token: &str, entity: &str) -> reqwest::Response {
+        self.http
+            .post(self.url(&format!("/v1/tokens/{token}/pair")))
+            .json(&serde_json::json!({ "entity": entity }))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// `DELETE /v1/tokens/{token}`.
+    pub async fn delete(&self, token: &str) -> reqwest::Response {
+        self.http
+            .delete(self.url(&format!("/v1/tokens/{token}")))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// `GET` of a path with a query.
+    pub async fn get_path(&self, path_and_query: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path_and_query))
+            .send()
+            .await
+            .expect("request")
+    }
+}
+
+/// Asserts `response` has `status` and the JSON error shape with `code`; returns the message.
+pub async fn assert_error(response: reqwest::Response, status: u16, code: &str) -> String {
+    assert_eq!(response.status(), status, "status");
+    let body: Value = response.json().await.expect("error body is JSON");
+    assert_eq!(body["error"]["code"], code, "error code in {body}");
+    let message = body["error"]["message"]
+        .as_str()
+        .expect("message is a string");
+    assert!(!message.is_empty(), "message is empty in {body}");
+    message.to_owned()
+}
+
+/// The `tandem-api` binary running as a child process; killed when dropped, even when the
+/// test fails.
+pub struct RunningBinary {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+}
+
+impl RunningBinary {
+    /// Starts `tandem-api` on a free port of 127.0.0.1 with the given store, and waits for
+    /// its start-up line.
+    pub async fn start(store_url: &str) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tandem-api"))
+            .args(["--listen", "127.0.0.1:0", "--store", store_url])
+            .env("RUST_LOG", "info")
+            .env_remove("AWS_LAMBDA_RUNTIME_API")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start tandem-api");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let mut lines = BufReader::new(stderr).lines();
+        let address = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await.expect("read stderr") {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    return rest.split_whitespace().next().unwrap().to_owned();
+                }
+            }
+            panic!("tandem-api exited before it listened");
+        })
+        .await
+        .expect("tandem-api listens within 30 s");
+        // Keep draining the log so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self { child, address }
+    }
+
+    /// Sends SIGKILL and waits for the process to be gone.
+    pub async fn kill_9(mut self) {
+        self.child.kill().await.expect("kill -9 tandem-api");
+    }
+
+    /// Sends SIGTERM and waits for a graceful exit; returns the exit status.
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("running");
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+        tokio::time::timeout(std::time::Duration::from_secs(10), self.child.wait())
+            .await
+            .expect("exits within 10 s of SIGTERM")
+            .expect("wait")
+    }
+}
