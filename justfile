@@ -2,6 +2,10 @@
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
+# Python-packaged tools (moto, cargo-lambda) live in this virtualenv.
+venv := "target/tools/venv"
+export PATH := justfile_directory() / venv / "bin" + ":" + env_var("PATH")
+
 # List the recipes.
 default:
     @just --list
@@ -10,10 +14,22 @@ default:
 run *args:
     cargo run --release --locked -p api --bin tandem-api -- {{ args }}
 
-# Run every check and test: formatting, clippy, unit and black-box API tests, the SDK's wasm32 build.
-test: lint wasm-target
+# Serve the API on a local DynamoDB stand-in (moto) instead of SQLite; the data is gone when it stops.
+run-dynamo *args: python-tools
+    cargo build --release --locked -p api --bin tandem-api
+    scripts/with-moto bash -c 'target/release/tandem-api create-table --store dynamodb://tandem-local && exec target/release/tandem-api --store dynamodb://tandem-local "$@"' run-dynamo {{ args }}
+
+# Run every check and test: formatting, clippy, unit tests, the API suite on SQLite and on DynamoDB (moto) with the Lambda emulator, the SDK's wasm32 build.
+test: lint wasm-target python-tools
     cargo test --workspace --locked
+    TANDEM_TEST_STORE=dynamodb scripts/with-moto cargo test --locked -p api --test api -- --include-ignored
     cargo check --locked -p sdk --target wasm32-unknown-unknown
+
+# Build the arm64 Lambda bootstrap zip (target/lambda/tandem-api/bootstrap.zip) and print its size.
+lambda-build: python-tools
+    cargo lambda build --locked --profile lambda --arm64 --output-format zip -p api --bin tandem-api
+    @ls -l target/lambda/tandem-api/
+    @unzip -l target/lambda/tandem-api/bootstrap.zip | tail -n 3
 
 # Format the code.
 fmt:
@@ -23,6 +39,16 @@ fmt:
 lint:
     cargo fmt --all -- --check || { echo "hint: run 'just fmt' and commit the result"; exit 1; }
     cargo clippy --locked --workspace --all-targets -- -D warnings || { echo "hint: fix the findings above ('cargo clippy --fix' applies the mechanical ones)"; exit 1; }
+
+# Install moto and cargo-lambda from PyPI into target/tools/venv (does nothing when current).
+python-tools:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    stamp="{{ venv }}/.installed-$(sha256sum scripts/python-tools.txt | cut -c1-16)"
+    [ -f "$stamp" ] && exit 0
+    python3 -m venv "{{ venv }}"
+    "{{ venv }}/bin/pip" install --quiet --disable-pip-version-check -r scripts/python-tools.txt
+    touch "$stamp"
 
 # Install the wasm32 target the SDK and the dashboard build for (does nothing when present).
 wasm-target:

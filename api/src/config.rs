@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 use crate::store::StoreUrl;
 
@@ -17,17 +17,30 @@ pub struct Config {
     #[arg(long, env = "TANDEM_LISTEN", default_value = "127.0.0.1:3000", value_parser = parse_listen)]
     pub listen: SocketAddr,
 
-    /// Where records live: `sqlite://PATH`.
+    /// Where records live: `sqlite://PATH` or `dynamodb://TABLE`.
     #[arg(
         long,
         env = "TANDEM_STORE",
-        default_value = "sqlite://./data/tandem.db"
+        default_value = "sqlite://./data/tandem.db",
+        global = true
     )]
     pub store: StoreUrl,
 
     /// Log filter, in `tracing` `EnvFilter` syntax (for example `info,api=debug`).
-    #[arg(long = "log", env = "RUST_LOG", default_value = "info")]
+    #[arg(long = "log", env = "RUST_LOG", default_value = "info", global = true)]
     pub log_filter: String,
+
+    /// What to do instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// One-off tasks.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Create the DynamoDB table that `--store dynamodb://TABLE` names, with the schema
+    /// Terraform declares (key, GSIs, TTL, on-demand); does nothing if it exists.
+    CreateTable,
 }
 
 /// Parses `HOST:PORT`, or `:PORT` for 127.0.0.1.
@@ -59,5 +72,18 @@ mod tests {
         let config = Config::try_parse_from(["tandem-api"]).unwrap();
         assert_eq!(config.listen, "127.0.0.1:3000".parse().unwrap());
         assert_eq!(config.store.to_string(), "sqlite://./data/tandem.db");
+        assert!(config.command.is_none());
+    }
+
+    #[test]
+    fn create_table_takes_the_store_flag_on_either_side() {
+        for args in [
+            ["tandem-api", "--store", "dynamodb://tandem", "create-table"],
+            ["tandem-api", "create-table", "--store", "dynamodb://tandem"],
+        ] {
+            let config = Config::try_parse_from(args).unwrap();
+            assert!(matches!(config.command, Some(Command::CreateTable)));
+            assert_eq!(config.store.to_string(), "dynamodb://tandem");
+        }
     }
 }

@@ -128,6 +128,29 @@ impl Application {
     }
 }
 
+/// Runs a one-off [`config::Command`].
+pub async fn run_command(config: &Config, command: &config::Command) -> anyhow::Result<()> {
+    match command {
+        config::Command::CreateTable => match &config.store {
+            store::StoreUrl::DynamoDb(table) => {
+                let client = store::DynamoStore::client_from_env().await;
+                let created = store::DynamoStore::create_table(&client, table)
+                    .await
+                    .with_context(|| format!("could not create the DynamoDB table {table}"))?;
+                if created {
+                    tracing::info!("created the DynamoDB table {table}");
+                } else {
+                    tracing::info!("the DynamoDB table {table} exists already; left as it is");
+                }
+                Ok(())
+            }
+            store::StoreUrl::Sqlite(_) => anyhow::bail!(
+                "create-table is for DynamoDB (--store dynamodb://TABLE); the SQLite store creates its schema when it opens"
+            ),
+        },
+    }
+}
+
 /// Serves the same Router under the AWS Lambda runtime.
 pub async fn run_on_lambda(config: &Config) -> anyhow::Result<()> {
     let state = build_state(config).await?;

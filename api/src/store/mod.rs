@@ -3,6 +3,7 @@
 //! Each adapter keeps its own types (SQL rows, DynamoDB attribute values) inside its
 //! module; what crosses this boundary is [`TokenRecord`] and the types below.
 
+pub mod dynamodb;
 mod sqlite;
 
 use std::fmt;
@@ -15,6 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use sdk::{EntityId, Token, TokenRecord, Ttl};
 
+pub use dynamodb::DynamoStore;
 pub use sqlite::SqliteStore;
 
 /// Boxed error source of a store backend.
@@ -195,11 +197,14 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
 }
 
-/// How to reach a store: `sqlite://PATH`.
+/// How to reach a store: `sqlite://PATH` or `dynamodb://TABLE`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreUrl {
     /// An SQLite database file (created with its directory if missing).
     Sqlite(std::path::PathBuf),
+    /// A DynamoDB table, reached with the AWS SDK's own configuration
+    /// (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL_DYNAMODB`).
+    DynamoDb(String),
 }
 
 impl FromStr for StoreUrl {
@@ -208,8 +213,10 @@ impl FromStr for StoreUrl {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.split_once("://") {
             Some(("sqlite", path)) if !path.is_empty() => Ok(Self::Sqlite(path.into())),
+            Some(("dynamodb", table)) if is_table_name(table) => Ok(Self::DynamoDb(table.into())),
             _ => Err(format!(
-                "unsupported store URL {s:?}: expected sqlite://PATH (for example sqlite://./data/tandem.db)"
+                "unsupported store URL {s:?}: expected sqlite://PATH (for example \
+                 sqlite://./data/tandem.db) or dynamodb://TABLE (3 to 255 of A-Z a-z 0-9 _ - .)"
             )),
         }
     }
@@ -219,14 +226,29 @@ impl fmt::Display for StoreUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            Self::DynamoDb(table) => write!(f, "dynamodb://{table}"),
         }
     }
+}
+
+/// Whether `name` is a valid DynamoDB table name.
+fn is_table_name(name: &str) -> bool {
+    (3..=255).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 /// Opens the store that `url` names.
 pub async fn open(url: &StoreUrl) -> Result<Arc<dyn Store>, StoreError> {
     match url {
         StoreUrl::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path).await?)),
+        StoreUrl::DynamoDb(table) => {
+            let client = DynamoStore::client_from_env().await;
+            Ok(Arc::new(
+                DynamoStore::connect(client, table.as_str()).await?,
+            ))
+        }
     }
 }
 
@@ -252,13 +274,20 @@ mod tests {
     }
 
     #[test]
-    fn store_url_accepts_sqlite_and_explains_anything_else() {
+    fn store_url_accepts_sqlite_and_dynamodb_and_explains_anything_else() {
         assert_eq!(
             "sqlite://./data/t.db".parse::<StoreUrl>().unwrap(),
             StoreUrl::Sqlite("./data/t.db".into())
         );
+        assert_eq!(
+            "dynamodb://tandem-prod".parse::<StoreUrl>().unwrap(),
+            StoreUrl::DynamoDb("tandem-prod".into())
+        );
         let err = "postgres://x".parse::<StoreUrl>().unwrap_err();
         assert!(err.contains("sqlite://PATH"), "{err}");
+        assert!(err.contains("dynamodb://TABLE"), "{err}");
         assert!("sqlite://".parse::<StoreUrl>().is_err());
+        assert!("dynamodb://ab".parse::<StoreUrl>().is_err());
+        assert!("dynamodb://a/b/c".parse::<StoreUrl>().is_err());
     }
 }

@@ -114,5 +114,5 @@ async fn healthz_reports_the_store() {
     let response = app.get_path("/healthz").await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body, json!({ "status": "ok", "store": "sqlite" }));
+    assert_eq!(body, json!({ "status": "ok", "store": app.backend.kind() }));
 }

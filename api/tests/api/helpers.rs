@@ -1,11 +1,16 @@
 //! Test harness: the API served in-process on a free port, with a clock the test drives,
 //! and the `tandem-api` binary started as a child process.
+//!
+//! The same tests run on every store: `TANDEM_TEST_STORE=dynamodb` (with
+//! `AWS_ENDPOINT_URL_DYNAMODB` pointing at a local server, as `scripts/with-moto` sets it)
+//! runs them on DynamoDB, a fresh table per test; otherwise they run on SQLite.
 
 use std::process::Stdio;
 use std::sync::Arc;
 
 use api::clock::ManualClock;
-use api::store::SqliteStore;
+use api::store::dynamodb::RequestCounter;
+use api::store::{DynamoStore, SqliteStore, Store};
 use api::{AppState, app};
 use chrono::Utc;
 use serde_json::Value;
@@ -23,6 +28,10 @@ pub struct TestApp {
     pub sdk: sdk::Client,
     /// The API's clock; advance it to expire records.
     pub clock: Arc<ManualClock>,
+    /// Which store the API runs on.
+    pub backend: Backend,
+    /// The DynamoDB requests the store sent, when it is DynamoDB.
+    pub dynamo_requests: Option<RequestCounter>,
     server: tokio::task::JoinHandle<()>,
     _dir: TempDir,
 }
@@ -33,14 +42,64 @@ impl Drop for TestApp {
     }
 }
 
-/// Starts the API on a fresh SQLite file and a free port.
+/// A store the suite runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A fresh SQLite file.
+    Sqlite,
+    /// A fresh table on the local DynamoDB server.
+    DynamoDb,
+}
+
+impl Backend {
+    /// The store `TANDEM_TEST_STORE` names (SQLite when unset).
+    pub fn from_env() -> Self {
+        match std::env::var("TANDEM_TEST_STORE").as_deref() {
+            Err(_) | Ok("sqlite") => Self::Sqlite,
+            Ok("dynamodb") => Self::DynamoDb,
+            Ok(other) => panic!("TANDEM_TEST_STORE={other:?}: expected sqlite or dynamodb"),
+        }
+    }
+
+    /// What `/healthz` calls this store.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::DynamoDb => "dynamodb",
+        }
+    }
+}
+
+/// Starts the API on a fresh store of the suite's backend and a free port.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_on(Backend::from_env()).await
+}
+
+/// Starts the API on a fresh store of `backend` and a free port.
+pub async fn spawn_app_on(backend: Backend) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(&dir.path().join("tandem.db"))
-        .await
-        .expect("open SQLite store");
+    let (store, dynamo_requests): (Arc<dyn Store>, _) = match backend {
+        Backend::Sqlite => {
+            let store = SqliteStore::open(&dir.path().join("tandem.db"))
+                .await
+                .expect("open SQLite store");
+            (Arc::new(store), None)
+        }
+        Backend::DynamoDb => {
+            let (client, counter) = local_dynamodb_client().await;
+            let table = format!("tandem-test-{}", uuid::Uuid::new_v4().simple());
+            DynamoStore::create_table(&client, &table)
+                .await
+                .expect("create the test table");
+            let store = DynamoStore::connect(client, table)
+                .await
+                .expect("open DynamoDB store");
+            counter.take();
+            (Arc::new(store), Some(counter))
+        }
+    };
     let clock = Arc::new(ManualClock::new(Utc::now()));
-    let state = AppState::new(Arc::new(store), clock.clone());
+    let state = AppState::new(store, clock.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a free port");
@@ -55,9 +114,30 @@ pub async fn spawn_app() -> TestApp {
         address,
         http: reqwest::Client::new(),
         clock,
+        backend,
+        dynamo_requests,
         server,
         _dir: dir,
     }
+}
+
+/// A DynamoDB client of the local server that `AWS_ENDPOINT_URL_DYNAMODB` names, counting
+/// the requests it sends.
+pub async fn local_dynamodb_client() -> (aws_sdk_dynamodb::Client, RequestCounter) {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect(
+        "AWS_ENDPOINT_URL_DYNAMODB must name a local DynamoDB server: run through `just test`, \
+         or `scripts/with-moto cargo test …`",
+    );
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:"),
+        "tests only talk to a server on 127.0.0.1, not {endpoint}"
+    );
+    let counter = RequestCounter::default();
+    let sdk_config = aws_config::load_from_env().await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk_config)
+        .interceptor(counter.clone())
+        .build();
+    (aws_sdk_dynamodb::Client::from_conf(config), counter)
 }
 
 impl TestApp {

@@ -2,8 +2,10 @@
 
 mod concurrency;
 mod durability;
+mod dynamodb;
 mod errors;
 mod helpers;
+mod lambda;
 mod list;
 mod openapi;
 mod seed;

@@ -337,7 +337,7 @@ async fn the_sdk_client_drives_the_whole_flow_and_reports_api_errors() {
 
     let page = app.sdk.list_tokens(&bob, None, None).await.unwrap();
     assert_eq!(page.items, vec![paired]);
-    assert_eq!(app.sdk.health().await.unwrap().store, "sqlite");
+    assert_eq!(app.sdk.health().await.unwrap().store, app.backend.kind());
 
     app.sdk.delete_token(&created.token).await.unwrap();
     let err = app.sdk.get_token(&created.token).await.unwrap_err();

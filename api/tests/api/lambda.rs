@@ -1,0 +1,140 @@
+//! The Lambda path: the same Router under `cargo lambda watch` (the Lambda runtime
+//! emulator, with function URLs), on DynamoDB.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use api::store::DynamoStore;
+use serde_json::{Value, json};
+
+use crate::helpers::local_dynamodb_client;
+
+/// A process group started for the test; killed whole when dropped, even on failure
+/// (`cargo lambda watch` starts the function as a child of its own).
+struct ProcessGroup(tokio::process::Child);
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .status();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+#[tokio::test]
+#[ignore = "needs cargo-lambda and a local DynamoDB server (moto); `just test` runs it"]
+async fn the_api_answers_through_the_lambda_emulator_on_dynamodb() {
+    let (client, _) = local_dynamodb_client().await;
+    let table = format!("tandem-lambda-{}", uuid::Uuid::new_v4().simple());
+    DynamoStore::create_table(&client, &table).await.unwrap();
+    let port = free_port().to_string();
+    let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let child = tokio::process::Command::new("cargo")
+        .args([
+            "lambda",
+            "watch",
+            "-A",
+            "127.0.0.1",
+            "-P",
+            &port,
+            "--ignore-changes",
+        ])
+        .args(["-p", "api", "--bin", "tandem-api"])
+        .args(["--env-var", &format!("TANDEM_STORE=dynamodb://{table}")])
+        .current_dir(workspace)
+        .process_group(0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start `cargo lambda watch` (is cargo-lambda installed? `just python-tools`)");
+    let _emulator = ProcessGroup(child);
+    let base = format!("http://127.0.0.1:{port}/lambda-url/tandem-api");
+    let http = reqwest::Client::new();
+
+    // The emulator may compile the function first.
+    let started = Instant::now();
+    loop {
+        match http.get(format!("{base}/healthz")).send().await {
+            Ok(r) if r.status() == 200 => break,
+            _ if started.elapsed() > Duration::from_secs(300) => {
+                panic!("the function did not answer through the emulator within 300 s")
+            }
+            _ => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+    let health: Value = http
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health, json!({ "status": "ok", "store": "dynamodb" }));
+
+    let created = http
+        .post(format!("{base}/v1/tokens"))
+        .json(&json!({ "entity": "lambda-a", "label": "via Lambda" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    let token = created["token"].as_str().unwrap().to_owned();
+    assert_eq!(created["entity_a"], "lambda-a");
+    assert_eq!(created["label"], "via Lambda");
+    assert_eq!(created["status"], "pending");
+
+    let read = http
+        .get(format!("{base}/v1/tokens/{token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    assert_eq!(read.json::<Value>().await.unwrap(), created);
+
+    let paired = http
+        .post(format!("{base}/v1/tokens/{token}/pair"))
+        .json(&json!({ "entity": "lambda-b" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paired.status(), 200);
+    let paired: Value = paired.json().await.unwrap();
+    assert_eq!(paired["entity_b"], "lambda-b");
+    assert_eq!(paired["status"], "paired");
+
+    let listed: Value = http
+        .get(format!("{base}/v1/tokens?entity=lambda-b"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"], json!([paired]));
+
+    let deleted = http
+        .delete(format!("{base}/v1/tokens/{token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let gone = http
+        .get(format!("{base}/v1/tokens/{token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
+    let gone: Value = gone.json().await.unwrap();
+    assert_eq!(gone["error"]["code"], "not_found");
+}
