@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use sdk::{ErrorBody, ErrorCode, ErrorDetail, ValidationError};
 
 use crate::pairing::PairingError;
-use crate::store::StoreError;
+use crate::store::BoxError;
 
 /// Everything a request can fail with; each variant knows its status and code.
 #[derive(Debug, thiserror::Error)]
@@ -39,12 +39,9 @@ pub enum ApiError {
     /// `415 Unsupported Media Type`: the body is not declared as JSON.
     #[error("{0}")]
     UnsupportedMediaType(String),
-    /// `503 Service Unavailable`: the store does not answer.
-    #[error("the store is unavailable")]
-    Unavailable(#[source] StoreError),
     /// `500 Internal Server Error`: a fault of ours; the cause is logged, not shown.
     #[error("internal error")]
-    Internal(#[source] StoreError),
+    Internal(#[source] BoxError),
 }
 
 impl ApiError {
@@ -63,7 +60,6 @@ impl ApiError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 ErrorCode::UnsupportedMediaType,
             ),
-            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
         }
     }
@@ -103,7 +99,7 @@ impl From<PairingError> for ApiError {
             PairingError::NotFound => Self::TokenNotFound,
             PairingError::AlreadyPaired => Self::AlreadyPaired,
             PairingError::SameEntity => Self::SameEntity,
-            PairingError::Store(e) => Self::Internal(e),
+            PairingError::Store(e) => Self::Internal(e.into()),
         }
     }
 }

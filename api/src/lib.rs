@@ -72,11 +72,7 @@ pub fn app(state: AppState) -> Router {
 }
 
 fn internal_error_response() -> Response {
-    ApiError::Internal(store::StoreError::backend(
-        "handling a request",
-        "a handler panicked",
-    ))
-    .into_response()
+    ApiError::Internal("a request handler panicked".into()).into_response()
 }
 
 /// Builds the state that `config` describes: opens the store.

@@ -113,11 +113,6 @@ impl TokenRecord {
             None => Status::Pending,
         }
     }
-
-    /// Whether the record has expired at `now` (and so reads as absent).
-    pub fn is_expired_at(&self, now: DateTime<Utc>) -> bool {
-        self.expires_at.is_some_and(|at| at <= now)
-    }
 }
 
 /// One page of `GET /v1/tokens?entity=…`, newest first.
@@ -181,8 +176,6 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     /// `500`: a fault on the server; details are in its logs.
     Internal,
-    /// `503`: the store cannot be reached.
-    Unavailable,
     /// A code this version of the SDK does not know yet.
     #[serde(other)]
     Unknown,
