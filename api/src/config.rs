@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use clap::{Parser, Subcommand};
+use secrecy::SecretString;
 
 use crate::store::StoreUrl;
 
@@ -26,6 +27,17 @@ pub struct Config {
     )]
     pub store: StoreUrl,
 
+    /// API keys as `tenant:key,…` (a key may also be given as `sha256:<hex digest>`).
+    /// Unset: authentication is off and every request acts for the tenant `local`
+    /// (refused under Lambda).
+    #[arg(long, env = "TANDEM_API_KEYS", hide_env_values = true, value_parser = parse_secret)]
+    pub api_keys: Option<SecretString>,
+
+    /// Requests per second allowed per API key, in bursts of as many; 0: no limit.
+    /// Without API keys there is no limit.
+    #[arg(long, env = "TANDEM_RATE_LIMIT", default_value_t = 100)]
+    pub rate_limit: u32,
+
     /// Log filter, in `tracing` `EnvFilter` syntax (for example `info,api=debug`).
     #[arg(long = "log", env = "RUST_LOG", default_value = "info", global = true)]
     pub log_filter: String,
@@ -41,6 +53,11 @@ pub enum Command {
     /// Create the DynamoDB table that `--store dynamodb://TABLE` names, with the schema
     /// Terraform declares (key, GSIs, TTL, on-demand); does nothing if it exists.
     CreateTable,
+}
+
+/// Wraps a secret so that it never shows in `Debug` output or logs.
+fn parse_secret(value: &str) -> Result<SecretString, String> {
+    Ok(SecretString::from(value.to_owned()))
 }
 
 /// Parses `HOST:PORT`, or `:PORT` for 127.0.0.1.

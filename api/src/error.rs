@@ -1,12 +1,13 @@
 //! The API's one error type and its JSON shape: `{"error": {"code", "message"}}`.
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::http::StatusCode;
+use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sdk::{ErrorBody, ErrorCode, ErrorDetail, ValidationError};
 
 use crate::pairing::PairingError;
-use crate::store::BoxError;
+use crate::store::{BoxError, StoreError};
 
 /// Everything a request can fail with; each variant knows its status and code.
 #[derive(Debug, thiserror::Error)]
@@ -14,12 +15,30 @@ pub enum ApiError {
     /// `400 Bad Request`: the body is not JSON, or the path or query is malformed.
     #[error("{0}")]
     BadRequest(String),
+    /// `401 Unauthorized`: the API key is missing or wrong.
+    #[error("a valid API key is required: send Authorization: Bearer <key>")]
+    Unauthorized,
+    /// `429 Too Many Requests`: over the key's rate, or too many short-code attempts.
+    #[error("too many requests: retry in {} s", crate::auth::retry_after_seconds(*retry_after))]
+    RateLimited {
+        /// How long until a request would be allowed.
+        retry_after: std::time::Duration,
+    },
     /// `422 Unprocessable Entity`: a field failed validation.
     #[error("{0}")]
     InvalidField(String),
     /// `422 Unprocessable Entity`: entity B is entity A.
     #[error("an entity cannot pair with itself: entity B must differ from entity A")]
     SameEntity,
+    /// `422 Unprocessable Entity`: the `Idempotency-Key` was used with another body.
+    #[error("this Idempotency-Key was used with a different request body")]
+    IdempotencyKeyReused,
+    /// `404 Not Found`: no live token of this tenant has this short code.
+    #[error("no live token has this code")]
+    CodeNotFound,
+    /// `501 Not Implemented`: this store does not offer it yet.
+    #[error("{0}")]
+    NotImplemented(&'static str),
     /// `404 Not Found`: no live token with this value (unknown, expired, deleted, or
     /// another tenant's).
     #[error("no such token (it may have expired or been deleted)")]
@@ -48,8 +67,16 @@ impl ApiError {
     fn status_and_code(&self) -> (StatusCode, ErrorCode) {
         match self {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, ErrorCode::BadRequest),
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
+            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
             Self::InvalidField(_) => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidField),
             Self::SameEntity => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::SameEntity),
+            Self::IdempotencyKeyReused => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::IdempotencyKeyReused,
+            ),
+            Self::CodeNotFound => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            Self::NotImplemented(_) => (StatusCode::NOT_IMPLEMENTED, ErrorCode::NotImplemented),
             Self::TokenNotFound | Self::RouteNotFound(_) => {
                 (StatusCode::NOT_FOUND, ErrorCode::NotFound)
             }
@@ -77,7 +104,24 @@ impl IntoResponse for ApiError {
                 message: self.to_string(),
             },
         };
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        match &self {
+            Self::Unauthorized => {
+                headers.insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"tandem\""),
+                );
+            }
+            Self::RateLimited { retry_after } => {
+                headers.insert(
+                    RETRY_AFTER,
+                    HeaderValue::from(crate::auth::retry_after_seconds(*retry_after)),
+                );
+            }
+            _ => {}
+        }
+        response
     }
 }
 
@@ -99,6 +143,9 @@ impl From<PairingError> for ApiError {
             PairingError::NotFound => Self::TokenNotFound,
             PairingError::AlreadyPaired => Self::AlreadyPaired,
             PairingError::SameEntity => Self::SameEntity,
+            PairingError::CodeNotFound => Self::CodeNotFound,
+            PairingError::IdempotencyKeyReused => Self::IdempotencyKeyReused,
+            PairingError::Store(StoreError::Unsupported(what)) => Self::NotImplemented(what),
             PairingError::Store(e) => Self::Internal(e.into()),
         }
     }

@@ -6,7 +6,6 @@ use axum::response::{IntoResponse, Response};
 use sdk::Token;
 
 use crate::error::ApiError;
-use crate::store::TenantId;
 
 /// `axum::Json` whose rejections are [`ApiError`]s; also a JSON response.
 #[derive(Debug, FromRequest)]
@@ -46,14 +45,4 @@ impl<S: Send + Sync> FromRequestParts<S> for TokenParam {
 /// Parses a token from a URL; anything that is not a token is an unknown token.
 pub fn parse_token(raw: String) -> Result<Token, ApiError> {
     Token::parse(raw).map_err(|_| ApiError::TokenNotFound)
-}
-
-/// The tenant a request acts for. Without API keys every request acts for the
-/// [`TenantId::local`] tenant.
-impl<S: Send + Sync> FromRequestParts<S> for TenantId {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(_parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(TenantId::local())
-    }
 }

@@ -1,6 +1,7 @@
 //! Tandem's HTTP API: one axum [`Router`] ([`app`]) on a pluggable [`store::Store`],
 //! served locally by [`Application`] or on AWS Lambda by [`run_on_lambda`].
 
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod error;
@@ -25,6 +26,7 @@ use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::{Access, ApiKeys};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::error::ApiError;
@@ -39,14 +41,24 @@ pub const BODY_LIMIT_BYTES: usize = 16 * 1024;
 pub struct AppState {
     /// The pairing rules on the configured store.
     pub pairings: Pairings,
+    /// API keys and rate limits.
+    pub access: Arc<Access>,
 }
 
 impl AppState {
-    /// State on `store`, telling time by `clock`.
+    /// State on `store`, telling time by `clock`, without API keys.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
         Self {
             pairings: Pairings::new(store, clock),
+            access: Arc::new(Access::open()),
         }
+    }
+
+    /// The same state with `access` instead.
+    #[must_use]
+    pub fn with_access(mut self, access: Access) -> Self {
+        self.access = Arc::new(access);
+        self
     }
 }
 
@@ -75,12 +87,27 @@ fn internal_error_response() -> Response {
     ApiError::Internal("a request handler panicked".into()).into_response()
 }
 
-/// Builds the state that `config` describes: opens the store.
+/// Builds the state that `config` describes: parses the keys, opens the store.
 pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
+    use secrecy::ExposeSecret as _;
+    let keys = config
+        .api_keys
+        .as_ref()
+        .map(|spec| ApiKeys::parse(spec.expose_secret()))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("TANDEM_API_KEYS: {e}"))?;
+    match &keys {
+        Some(keys) => tracing::info!("authentication on: {} API key(s)", keys.len()),
+        None => tracing::warn!(
+            "AUTHENTICATION IS OFF: TANDEM_API_KEYS is not set, so anyone who can reach this \
+             server acts as the tenant \"local\". Fine on your machine; never expose it."
+        ),
+    }
     let store = store::open(&config.store)
         .await
         .with_context(|| format!("could not open the store {}", config.store))?;
-    Ok(AppState::new(store, Arc::new(SystemClock)))
+    Ok(AppState::new(store, Arc::new(SystemClock))
+        .with_access(Access::new(keys, config.rate_limit)))
 }
 
 /// The API bound to its local address, ready to serve.
@@ -115,7 +142,10 @@ impl Application {
 
     /// Serves until SIGTERM or Ctrl-C, then finishes the requests in flight.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        axum::serve(self.listener, self.router)
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown_signal())
             .await
             .context("server failed")?;
@@ -149,6 +179,10 @@ pub async fn run_command(config: &Config, command: &config::Command) -> anyhow::
 
 /// Serves the same Router under the AWS Lambda runtime.
 pub async fn run_on_lambda(config: &Config) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        config.api_keys.is_some(),
+        "refusing to serve under AWS Lambda without API keys: set TANDEM_API_KEYS"
+    );
     let state = build_state(config).await?;
     tracing::info!(
         "tandem-api starting under AWS Lambda (store: {})",

@@ -1,11 +1,26 @@
 //! The pairing rules of SPEC §3, on top of any [`Store`].
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use sdk::{CreateToken, EntityId, Token, TokenPage, TokenRecord, Ttl};
+use rand::RngExt as _;
+use sdk::{
+    CreateToken, EntityId, IdempotencyKey, ShortCode, Stats, Token, TokenPage, TokenRecord, Ttl,
+};
+use sha2::{Digest, Sha256};
+use tokio::sync::broadcast;
 
 use crate::clock::Clock;
-use crate::store::{Cursor, NewToken, PairOutcome, Store, StoreError, TenantId};
+use crate::store::{
+    Cursor, IdempotencyClaim, Inserted, NewToken, PairOutcome, Store, StoreError, TenantId,
+};
+
+/// How long an `Idempotency-Key` is remembered.
+const IDEMPOTENCY_WINDOW: chrono::Duration = chrono::Duration::hours(24);
+
+/// How many fresh short codes to try before giving up (each collides with odds of live
+/// codes ÷ 2.6 × 10¹⁰, so more than one try is already rare).
+const CODE_ATTEMPTS: usize = 8;
 
 /// Why a pairing operation did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -19,9 +34,24 @@ pub enum PairingError {
     /// Entity B is entity A.
     #[error("an entity cannot pair with itself: entity B must differ from entity A")]
     SameEntity,
+    /// No live token of this tenant has this short code.
+    #[error("no live token has this code")]
+    CodeNotFound,
+    /// The idempotency key was used before with another request body.
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyKeyReused,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What [`Pairings::create`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created {
+    /// Created this record.
+    New(TokenRecord),
+    /// The idempotency key was seen before with the same request: the record it created.
+    Replayed(TokenRecord),
 }
 
 /// Creates, pairs, reads, lists and deletes tokens.
@@ -29,12 +59,19 @@ pub enum PairingError {
 pub struct Pairings {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    /// Tokens that changed (paired or deleted), for long-polls in this process.
+    changes: broadcast::Sender<Token>,
 }
 
 impl Pairings {
     /// The rules on `store`, telling time by `clock`.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        let (changes, _) = broadcast::channel(1024);
+        Self {
+            store,
+            clock,
+            changes,
+        }
     }
 
     /// The store underneath.
@@ -42,17 +79,26 @@ impl Pairings {
         self.store.as_ref()
     }
 
-    /// Creates a pending token for `request.entity`.
+    /// Creates a pending token for `request.entity`, with a short code if asked. With an
+    /// idempotency key seen in the last 24 hours, creates nothing: the same request gets
+    /// the record it created then, another request [`PairingError::IdempotencyKeyReused`].
     pub async fn create(
         &self,
         tenant: &TenantId,
         request: CreateToken,
-    ) -> Result<TokenRecord, PairingError> {
+        idempotency_key: Option<IdempotencyKey>,
+    ) -> Result<Created, PairingError> {
         let now = self.clock.now();
         let ttl = request.ttl_seconds.unwrap_or(Ttl::DEFAULT);
+        let idempotency = idempotency_key.map(|key| IdempotencyClaim {
+            key: key.to_string(),
+            request_hash: request_hash(&request),
+            expires_at: now + IDEMPOTENCY_WINDOW,
+        });
         let mut new = NewToken {
             record: TokenRecord {
                 token: new_token(),
+                code: request.code.then(new_code),
                 entity_a: request.entity,
                 entity_b: None,
                 status: TokenRecord::status_of(None),
@@ -62,13 +108,21 @@ impl Pairings {
                 expires_at: Some(now + ttl.duration()),
             },
             pair_ttl: request.pair_ttl_seconds,
+            idempotency,
         };
-        // 122 random bits make a collision all but impossible; should one happen anyway,
-        // a fresh token is the right answer, not an error.
+        // 122 random bits make a token collision all but impossible and a code collision
+        // rare; either way a fresh value is the right answer, not an error.
+        let mut code_attempts = 1;
         loop {
-            match self.store.insert(tenant, &new).await {
-                Ok(()) => return Ok(new.record),
+            match self.store.insert(tenant, &new, now).await {
+                Ok(Inserted::Created) => return Ok(Created::New(new.record)),
+                Ok(Inserted::Replayed(record)) => return Ok(Created::Replayed(record)),
+                Ok(Inserted::KeyReused) => return Err(PairingError::IdempotencyKeyReused),
                 Err(StoreError::Duplicate) => new.record.token = new_token(),
+                Err(StoreError::DuplicateCode) if code_attempts < CODE_ATTEMPTS => {
+                    code_attempts += 1;
+                    new.record.code = Some(new_code());
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -113,16 +167,81 @@ impl Pairings {
         }
     }
 
+    /// Pairs `entity` with the creator of the token that the short `code` stands for,
+    /// with the same rules as [`Pairings::pair`].
+    pub async fn pair_by_code(
+        &self,
+        tenant: &TenantId,
+        code: &ShortCode,
+        entity: &EntityId,
+    ) -> Result<TokenRecord, PairingError> {
+        let token = self
+            .store
+            .resolve_code(tenant, code, self.clock.now())
+            .await?
+            .ok_or(PairingError::CodeNotFound)?;
+        self.pair(tenant, &token, entity).await
+    }
+
     /// Deletes `token` and its pairing, returning what was deleted.
     pub async fn delete(
         &self,
         tenant: &TenantId,
         token: &Token,
     ) -> Result<TokenRecord, PairingError> {
-        self.store
+        let deleted = self
+            .store
             .delete(tenant, token, self.clock.now())
             .await?
-            .ok_or(PairingError::NotFound)
+            .ok_or(PairingError::NotFound)?;
+        let _ = self.changes.send(deleted.token.clone());
+        Ok(deleted)
+    }
+
+    /// Waits up to `wait` for `token` to differ from what the client has (its ETags in
+    /// `known`): `Some(record)` as soon as it does (or at once if it already does),
+    /// `None` if nothing changed in time. Woken by this process's own writes; re-reads
+    /// on the store's poll interval when other processes write too.
+    pub async fn wait_for_change(
+        &self,
+        tenant: &TenantId,
+        token: &Token,
+        known: &[String],
+        wait: Duration,
+    ) -> Result<Option<TokenRecord>, PairingError> {
+        let mut changes = self.changes.subscribe();
+        let deadline = tokio::time::Instant::now() + wait;
+        let poll = self.store.change_poll_interval();
+        loop {
+            let record = self.get(tenant, token).await?;
+            if !known.iter().any(|etag| etag == record.etag()) {
+                return Ok(Some(record));
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Ok(None);
+            }
+            let wake = poll.map_or(deadline, |p| deadline.min(now + p));
+            tokio::select! {
+                () = changed(&mut changes, token) => {}
+                () = tokio::time::sleep_until(wake) => {}
+            }
+        }
+    }
+
+    /// The tenant's counts and time-to-pair percentiles.
+    pub async fn stats(&self, tenant: &TenantId) -> Result<Stats, PairingError> {
+        let mut counts = self.store.stats(tenant, self.clock.now()).await?;
+        counts.pair_latencies_ms.sort_unstable();
+        let latencies = &counts.pair_latencies_ms;
+        Ok(Stats {
+            pending: counts.pending,
+            paired: counts.paired,
+            deleted: counts.deleted,
+            expired: counts.expired,
+            time_to_pair_p50_ms: percentile(latencies, 50),
+            time_to_pair_p95_ms: percentile(latencies, 95),
+        })
     }
 
     /// One page of the live records where `entity` is either side, newest first.
@@ -144,8 +263,77 @@ impl Pairings {
     }
 }
 
+/// Resolves when `token` changes, or when changes were missed (the receiver lagged).
+async fn changed(changes: &mut broadcast::Receiver<Token>, token: &Token) {
+    loop {
+        match changes.recv().await {
+            Ok(changed) if &changed == token => return,
+            Ok(_) => {}
+            Err(broadcast::error::RecvError::Lagged(_)) => return,
+            Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+        }
+    }
+}
+
+/// The nearest-rank percentile `p` of sorted `values`.
+fn percentile(values: &[u64], p: usize) -> Option<u64> {
+    if values.is_empty() {
+        return None;
+    }
+    let rank = (values.len() * p).div_ceil(100).max(1);
+    values.get(rank - 1).copied()
+}
+
+/// The digest an idempotent replay must match: SHA-256 of the request as JSON.
+fn request_hash(request: &CreateToken) -> String {
+    let json = serde_json::to_vec(request).expect("a CreateToken serializes");
+    Sha256::digest(json)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A fresh short code: eight letters drawn uniformly from the code alphabet.
+fn new_code() -> ShortCode {
+    let mut rng = rand::rng();
+    let letters: String = (0..ShortCode::LEN)
+        .map(|_| char::from(ShortCode::ALPHABET[rng.random_range(0..ShortCode::ALPHABET.len())]))
+        .collect();
+    ShortCode::parse(letters).expect("letters of the alphabet make a valid code")
+}
+
 /// A fresh token: the 32 hexadecimal digits of a random UUIDv4 (122 random bits).
 fn new_token() -> Token {
     let text = uuid::Uuid::new_v4().simple().to_string();
     Token::parse(text).expect("a simple UUID is a valid token")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        assert_eq!(percentile(&[], 50), None);
+        assert_eq!(percentile(&[7], 95), Some(7));
+        let values: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&values, 50), Some(50));
+        assert_eq!(percentile(&values, 95), Some(95));
+        assert_eq!(percentile(&[1, 2, 3], 50), Some(2));
+    }
+
+    #[test]
+    fn new_codes_are_valid_and_vary() {
+        let codes: std::collections::HashSet<_> = (0..100).map(|_| new_code()).collect();
+        assert!(codes.len() > 95);
+    }
+
+    #[test]
+    fn the_request_hash_tells_bodies_apart() {
+        let a = CreateToken::new(&EntityId::parse("a").unwrap());
+        let b = CreateToken::new(&EntityId::parse("b").unwrap());
+        assert_eq!(request_hash(&a), request_hash(&a.clone()));
+        assert_ne!(request_hash(&a), request_hash(&b));
+        assert_ne!(request_hash(&a), request_hash(&a.clone().with_code()));
+    }
 }

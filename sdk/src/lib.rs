@@ -22,8 +22,8 @@ mod newtypes;
 mod wire;
 
 pub use client::{Client, Error};
-pub use newtypes::{EntityId, Label, Token, Ttl, ValidationError};
+pub use newtypes::{EntityId, IdempotencyKey, Label, ShortCode, Token, Ttl, ValidationError};
 pub use wire::{
-    CreateToken, ErrorBody, ErrorCode, ErrorDetail, Health, PairRequest, Status, TokenPage,
+    CreateToken, ErrorBody, ErrorCode, ErrorDetail, Health, PairRequest, Stats, Status, TokenPage,
     TokenRecord,
 };

@@ -211,6 +211,95 @@ impl Label {
 
 string_newtype!(Label);
 
+/// A short human code for a token, to type where a token is too long (a TV, a phone).
+///
+/// Eight letters from [`ShortCode::ALPHABET`], which has no vowels (no words) and no
+/// look-alikes of digits (no I, O, U, Y): 20⁸ ≈ 2.6 × 10¹⁰ codes. Shown and serialized as
+/// `XXXX-XXXX`; parsed case-insensitively, with or without the dash.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(value_type = String, example = "BCDF-GHJK"))]
+pub struct ShortCode(String);
+
+impl ShortCode {
+    /// The letters a code is made of.
+    pub const ALPHABET: &'static [u8; 20] = b"BCDFGHJKLMNPQRSTVWXZ";
+    /// How many letters a code has.
+    pub const LEN: usize = 8;
+
+    /// Accepts `XXXX-XXXX` or `XXXXXXXX` in any case.
+    pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
+        let value = value.into();
+        let letters: String = match value.split_once('-') {
+            Some((head, tail)) if head.len() == 4 => format!("{head}{tail}"),
+            _ => value.clone(),
+        }
+        .to_ascii_uppercase();
+        let valid =
+            letters.len() == Self::LEN && letters.bytes().all(|b| Self::ALPHABET.contains(&b));
+        if valid {
+            Ok(Self(letters))
+        } else {
+            Err(ValidationError::new(
+                "code",
+                format!(
+                    "must be 8 letters from {} as XXXX-XXXX (got {value:?})",
+                    std::str::from_utf8(Self::ALPHABET).unwrap_or_default()
+                ),
+            ))
+        }
+    }
+
+    /// The code's eight letters without the dash, as stored.
+    pub fn letters(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ShortCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", &self.0[..4], &self.0[4..])
+    }
+}
+
+impl TryFrom<String> for ShortCode {
+    type Error = ValidationError;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(value)
+    }
+}
+
+impl From<ShortCode> for String {
+    fn from(code: ShortCode) -> String {
+        code.to_string()
+    }
+}
+
+/// The value of an `Idempotency-Key` header: 1 to 255 visible ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// Accepts 1 to 255 visible ASCII characters (`!` to `~`).
+    pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
+        let value = value.into();
+        let valid = (1..=255).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic());
+        if valid {
+            Ok(Self(value))
+        } else {
+            Err(ValidationError::new(
+                "Idempotency-Key",
+                "must be 1 to 255 visible ASCII characters",
+            ))
+        }
+    }
+}
+
+string_newtype!(IdempotencyKey);
+
 /// How long something lives, in whole seconds: from 60 seconds to 30 days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "u64", into = "u64")]
@@ -330,6 +419,49 @@ mod tests {
         assert!(Label::parse("é".repeat(201)).is_err());
         assert!(Label::parse("").is_err());
         assert!(Label::parse("bell\u{7}").is_err());
+    }
+
+    #[test]
+    fn short_codes_parse_in_any_case_with_or_without_the_dash() {
+        let code = ShortCode::parse("BCDF-GHJK").unwrap();
+        assert_eq!(code.to_string(), "BCDF-GHJK");
+        assert_eq!(code.letters(), "BCDFGHJK");
+        assert_eq!(ShortCode::parse("bcdfghjk").unwrap(), code);
+        assert_eq!(ShortCode::parse("bcdF-gHjk").unwrap(), code);
+        assert_eq!(serde_json::to_string(&code).unwrap(), r#""BCDF-GHJK""#);
+    }
+
+    #[test]
+    fn short_codes_reject_look_alikes_wrong_lengths_and_misplaced_dashes() {
+        for bad in [
+            "",
+            "BCDF-GHJ",
+            "BCDF-GHJKL",
+            "BCDFGHJ",
+            "ABCD-EFGH",
+            "BCD0-GHJK",
+            "BCDF-GHIK",
+            "BCDFG-HJK",
+            "BC-DF-GHJK",
+            "BCDF GHJK",
+            "ßCDF-GHJK",
+            "BCDF--GHJK",
+        ] {
+            assert_eq!(
+                ShortCode::parse(bad).unwrap_err().field(),
+                "code",
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn idempotency_keys_are_visible_ascii_up_to_255() {
+        assert!(IdempotencyKey::parse("order-42/attempt:1").is_ok());
+        assert!(IdempotencyKey::parse("k".repeat(255)).is_ok());
+        for bad in ["", "with space", "tab\t", "é", &"k".repeat(256)] {
+            assert!(IdempotencyKey::parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{EntityId, Label, Token, Ttl};
+use crate::{EntityId, Label, ShortCode, Token, Ttl};
 
 /// The body of `POST /v1/tokens`: create a token for entity A.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,6 +22,9 @@ pub struct CreateToken {
     /// A free-text note shown in the dashboard.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<Label>,
+    /// Also issue a short human code (`XXXX-XXXX`) that pairs like the token.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub code: bool,
 }
 
 impl CreateToken {
@@ -32,7 +35,15 @@ impl CreateToken {
             ttl_seconds: None,
             pair_ttl_seconds: None,
             label: None,
+            code: false,
         }
+    }
+
+    /// Asks for a short human code as well.
+    #[must_use]
+    pub fn with_code(mut self) -> Self {
+        self.code = true;
+        self
     }
 
     /// Sets how long the token can be paired.
@@ -83,6 +94,10 @@ pub enum Status {
 pub struct TokenRecord {
     /// The secret that pairs; it is also the record's id in URLs.
     pub token: Token,
+    /// The short human code that pairs like the token, if one was asked for; it works
+    /// until the pending window ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<ShortCode>,
     /// Entity A, who created the token.
     pub entity_a: EntityId,
     /// Entity B, once paired.
@@ -106,6 +121,14 @@ pub struct TokenRecord {
 }
 
 impl TokenRecord {
+    /// The record's entity tag: it changes exactly when the record does (on pairing).
+    pub fn etag(&self) -> &'static str {
+        match self.status {
+            Status::Pending => "\"pending\"",
+            Status::Paired => "\"paired\"",
+        }
+    }
+
     /// The status that `entity_b` implies.
     pub fn status_of(entity_b: Option<&EntityId>) -> Status {
         match entity_b {
@@ -123,6 +146,25 @@ pub struct TokenPage {
     pub items: Vec<TokenRecord>,
     /// Pass as `cursor` to get the next page; `null` on the last page.
     pub next_cursor: Option<String>,
+}
+
+/// The body of `GET /v1/stats`: the calling tenant's tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Stats {
+    /// Live tokens waiting for entity B.
+    pub pending: u64,
+    /// Live pairings.
+    pub paired: u64,
+    /// Tokens deleted in the last 24 hours.
+    pub deleted: u64,
+    /// Tokens whose pending window ended unpaired in the last 24 hours.
+    pub expired: u64,
+    /// Median time from creation to pairing over the pairings of the last 24 hours, in
+    /// milliseconds; `null` when there were none.
+    pub time_to_pair_p50_ms: Option<u64>,
+    /// 95th percentile of the same.
+    pub time_to_pair_p95_ms: Option<u64>,
 }
 
 /// The body of `GET /healthz`.
@@ -160,10 +202,14 @@ pub struct ErrorDetail {
 pub enum ErrorCode {
     /// `400`: the body is not JSON, or a path or query is malformed.
     BadRequest,
+    /// `401`: the API key is missing or wrong.
+    Unauthorized,
     /// `422`: a field failed validation; the message names it.
     InvalidField,
     /// `422`: entity B is entity A.
     SameEntity,
+    /// `422`: the `Idempotency-Key` was used with another request body.
+    IdempotencyKeyReused,
     /// `404`: no such token (or it expired), or no such route.
     NotFound,
     /// `409`: the token is already paired with another entity.
@@ -174,8 +220,12 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// `415`: the body is not declared as `application/json`.
     UnsupportedMediaType,
+    /// `429`: too many requests, or too many wrong short codes; see `Retry-After`.
+    RateLimited,
     /// `500`: a fault on the server; details are in its logs.
     Internal,
+    /// `501`: the deployment's store does not offer this yet.
+    NotImplemented,
     /// A code this version of the SDK does not know yet.
     #[serde(other)]
     Unknown,

@@ -1,7 +1,9 @@
 //! The HTTP routes, one module per resource; [`crate::app`] merges them.
 
+pub mod codes;
 pub mod health;
 pub mod seed;
+pub mod stats;
 pub mod tokens;
 
 use utoipa::OpenApi;
@@ -29,6 +31,8 @@ pub struct ApiDoc;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(tokens::router())
+        .merge(codes::router())
+        .merge(stats::router())
         .merge(seed::router())
         .merge(health::router())
 }

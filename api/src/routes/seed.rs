@@ -11,6 +11,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{AppJson, AppPath, TokenParam, parse_token};
+use crate::pairing::Created;
 use crate::store::TenantId;
 
 /// The seed-compatible routes.
@@ -38,10 +39,13 @@ async fn create(
     AppPath(entity): AppPath<String>,
 ) -> Result<AppJson<TokenRecord>, ApiError> {
     let entity = EntityId::parse(entity)?;
-    let record = state
+    let record = match state
         .pairings
-        .create(&tenant, CreateToken::new(&entity))
-        .await?;
+        .create(&tenant, CreateToken::new(&entity), None)
+        .await?
+    {
+        Created::New(record) | Created::Replayed(record) => record,
+    };
     Ok(AppJson(record))
 }
 

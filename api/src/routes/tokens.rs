@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::header::{ETAG, IF_NONE_MATCH, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use sdk::{CreateToken, EntityId, ErrorBody, PairRequest, Status, TokenPage, TokenRecord};
+use sdk::{CreateToken, EntityId, ErrorBody, IdempotencyKey, PairRequest, TokenPage, TokenRecord};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -13,7 +13,11 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{AppJson, AppQuery, TokenParam};
+use crate::pairing::Created;
 use crate::store::{Cursor, TenantId};
+
+/// The longest a long-poll may wait, in seconds.
+const MAX_WAIT_SECONDS: u64 = 25;
 
 /// Page size of a listing when the request names none.
 const DEFAULT_PAGE: u32 = 20;
@@ -28,13 +32,21 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(pair_token))
 }
 
-/// Creates a token for entity A.
+/// Creates a token for entity A, with a short code if `code` is true.
+///
+/// With an `Idempotency-Key` header, a retry of the same request in the next 24 hours
+/// gets the same record (and `Idempotent-Replayed: true`) instead of a second token;
+/// the same key with another body is `422`.
 #[utoipa::path(
     post, path = "/v1/tokens", tag = "tokens",
     request_body = CreateToken,
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "Makes retries safe: 1 to 255 visible ASCII characters")),
     responses(
         (status = 201, description = "The new token", body = TokenRecord,
             headers(("Location" = String, description = "The new token's URL"))),
+        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
+        (status = 429, description = "Over the key's rate limit", body = ErrorBody),
         (status = 400, description = "The body is not JSON", body = ErrorBody),
         (status = 413, description = "The body is over 16 KiB", body = ErrorBody),
         (status = 415, description = "The body is not declared as JSON", body = ErrorBody),
@@ -45,28 +57,64 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn create_token(
     State(state): State<AppState>,
     tenant: TenantId,
+    headers: HeaderMap,
     AppJson(request): AppJson<CreateToken>,
-) -> Result<impl IntoResponse, ApiError> {
-    let record = state.pairings.create(&tenant, request).await?;
+) -> Result<Response, ApiError> {
+    let idempotency_key = headers
+        .get("idempotency-key")
+        .map(|value| {
+            value
+                .to_str()
+                .map_err(|_| ApiError::InvalidField("Idempotency-Key must be visible ASCII".into()))
+                .and_then(|text| Ok(IdempotencyKey::parse(text)?))
+        })
+        .transpose()?;
+    let (record, replayed) = match state
+        .pairings
+        .create(&tenant, request, idempotency_key)
+        .await?
+    {
+        Created::New(record) => (record, false),
+        Created::Replayed(record) => (record, true),
+    };
     let location = format!("/v1/tokens/{}", record.token);
-    Ok((StatusCode::CREATED, [(LOCATION, location)], AppJson(record)))
+    let mut response =
+        (StatusCode::CREATED, [(LOCATION, location)], AppJson(record)).into_response();
+    if replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// The query of `GET /v1/tokens/{token}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct GetParams {
+    /// With `If-None-Match`: wait up to this many seconds (at most 25) for the record to
+    /// change before answering `304`.
+    wait: Option<u64>,
 }
 
 /// Reads a token and its pairing.
 ///
 /// The `ETag` changes when the token is paired; send it back in `If-None-Match` to get
-/// `304 Not Modified` while nothing changed.
+/// `304 Not Modified` while nothing changed, and add `?wait=N` to long-poll: the answer
+/// comes as soon as the record changes, or after N seconds with `304`.
 #[utoipa::path(
     get, path = "/v1/tokens/{token}", tag = "tokens",
     params(
         ("token" = String, Path, description = "The token"),
         ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier read"),
+        GetParams,
     ),
     responses(
         (status = 200, description = "The token", body = TokenRecord,
             headers(("ETag" = String, description = "The version of the record"))),
         (status = 304, description = "Unchanged since the ETag in If-None-Match"),
         (status = 404, description = "Unknown, expired or deleted", body = ErrorBody),
+        (status = 422, description = "wait is over 25", body = ErrorBody),
     )
 )]
 #[tracing::instrument(skip_all, fields(token = %token.0))]
@@ -74,14 +122,39 @@ async fn get_token(
     State(state): State<AppState>,
     tenant: TenantId,
     token: TokenParam,
+    AppQuery(params): AppQuery<GetParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let record = state.pairings.get(&tenant, &token.0).await?;
-    let etag = etag_of(&record);
-    if if_none_match(&headers, &etag) {
-        return Ok((StatusCode::NOT_MODIFIED, [(ETAG, etag)]).into_response());
+    let wait = params.wait.unwrap_or(0);
+    if wait > MAX_WAIT_SECONDS {
+        return Err(ApiError::InvalidField(format!(
+            "wait must be at most {MAX_WAIT_SECONDS} seconds (got {wait})"
+        )));
     }
-    Ok(([(ETAG, etag)], AppJson(record)).into_response())
+    let known = if_none_match(&headers);
+    let changed = if known.is_empty() {
+        Some(state.pairings.get(&tenant, &token.0).await?)
+    } else {
+        let wait = std::time::Duration::from_secs(wait);
+        state
+            .pairings
+            .wait_for_change(&tenant, &token.0, &known, wait)
+            .await?
+    };
+    Ok(match changed {
+        Some(record) => {
+            let etag = HeaderValue::from_static(record.etag());
+            ([(ETAG, etag)], AppJson(record)).into_response()
+        }
+        None => {
+            let etag = known.first().and_then(|e| HeaderValue::from_str(e).ok());
+            let mut response = StatusCode::NOT_MODIFIED.into_response();
+            if let Some(etag) = etag {
+                response.headers_mut().insert(ETAG, etag);
+            }
+            response
+        }
+    })
 }
 
 /// Pairs entity B with the token's creator.
@@ -179,22 +252,23 @@ async fn list_tokens(
     Ok(AppJson(page))
 }
 
-/// The ETag of a record: its representation changes only when it is paired.
-fn etag_of(record: &TokenRecord) -> HeaderValue {
-    HeaderValue::from_static(match record.status {
-        Status::Pending => "\"pending\"",
-        Status::Paired => "\"paired\"",
-    })
-}
-
-/// Whether `If-None-Match` names `etag` (weakly compared, as RFC 9110 asks) or `*`.
-fn if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
-    let etag = etag.to_str().unwrap_or_default();
-    headers
+/// The entity tags of `If-None-Match`, weak ones compared as strong (RFC 9110's weak
+/// comparison); `*` matches any record, so it stands for both of ours.
+fn if_none_match(headers: &HeaderMap) -> Vec<String> {
+    let mut known = Vec::new();
+    for tag in headers
         .get_all(IF_NONE_MATCH)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map(|tag| tag.trim())
-        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
+        .map(str::trim)
+        .filter(|tag| !tag.is_empty())
+    {
+        if tag == "*" {
+            known.extend(["\"pending\"".to_owned(), "\"paired\"".to_owned()]);
+        } else {
+            known.push(tag.trim_start_matches("W/").to_owned());
+        }
+    }
+    known
 }

@@ -20,6 +20,14 @@
 //! | `expires_at_epoch` | N | Unix seconds, DynamoDB's TTL attribute |
 //! | `entity_a_key`, `entity_b_key` | S | `tenant#entity`, partition keys of the GSIs |
 //! | `sort_key` | S | `created_at` (15 digits) `#token`: the GSIs' sort key, newest last |
+//! | `code` | S | the short code's letters, if any |
+//!
+//! Two more kinds of item share the table, keyed so that no token can collide with them
+//! (tokens have no `#`) and absent from both GSIs:
+//! - `code#LETTERS` → `target` (the token), `tenant`, `expires_at`: a short code, written
+//!   in the same transaction as its token, and free again once `expires_at` passes;
+//! - `idem#TENANT#KEY` → `request_hash`, `response` (the record as created), `expires_at`:
+//!   an `Idempotency-Key`, likewise.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -36,9 +44,12 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, TimeToLiveSpecification,
 };
 use chrono::{DateTime, Utc};
-use sdk::{EntityId, Label, Token, TokenRecord, ValidationError};
+use sdk::{EntityId, Label, ShortCode, Token, TokenRecord, ValidationError};
 
-use super::{Cursor, NewToken, Page, PairOutcome, Store, StoreError, TenantId};
+use super::{
+    Cursor, IdempotencyClaim, Inserted, NewToken, Page, PairOutcome, StatsCounts, Store,
+    StoreError, TenantId,
+};
 
 /// The partition key.
 pub const PARTITION_KEY: &str = "token";
@@ -313,6 +324,7 @@ fn record_from_item(item: &Item) -> Result<TokenRecord, BadItem> {
         status: TokenRecord::status_of(entity_b.as_ref()),
         entity_b,
         label: parse_s(item, "label", Label::parse)?,
+        code: parse_s(item, "code", ShortCode::parse)?,
         created_at: time(
             required(get_n(item, "created_at")?, "created_at")?,
             "created_at",
@@ -341,6 +353,9 @@ fn item_from_new(tenant: &TenantId, new: &NewToken) -> Item {
     if let Some(label) = &r.label {
         item.insert("label".to_owned(), s(label.as_str()));
     }
+    if let Some(code) = &r.code {
+        item.insert("code".to_owned(), s(code.letters()));
+    }
     if let Some(ttl) = new.pair_ttl {
         let seconds = ttl.seconds() as i64;
         item.insert("pair_ttl_seconds".to_owned(), n(seconds));
@@ -355,29 +370,63 @@ impl Store for DynamoStore {
         "dynamodb"
     }
 
-    async fn insert(&self, tenant: &TenantId, new: &NewToken) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item_from_new(tenant, new)))
-            .condition_expression("attribute_not_exists(#token)")
-            .expression_attribute_names("#token", PARTITION_KEY)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::Duplicate)
-            }
-            Err(e) => Err(StoreError::backend(
-                "inserting a token",
-                e.into_service_error(),
-            )),
+    async fn insert(
+        &self,
+        tenant: &TenantId,
+        new: &NewToken,
+        now: DateTime<Utc>,
+    ) -> Result<Inserted, StoreError> {
+        if new.record.code.is_none() && new.idempotency.is_none() {
+            return self
+                .put_token(tenant, new)
+                .await
+                .map(|()| Inserted::Created);
         }
+        self.insert_with_claims(tenant, new, now).await
+    }
+
+    async fn resolve_code(
+        &self,
+        tenant: &TenantId,
+        code: &ShortCode,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Token>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, s(code_key(code)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::backend("resolving a short code", e.into_service_error()))?;
+        let Some(item) = output.item() else {
+            return Ok(None);
+        };
+        let bad = |e| StoreError::backend("resolving a short code", e);
+        let owner = get_s(item, "tenant").map_err(bad)?;
+        let expires = get_n(item, "expires_at").map_err(bad)?;
+        if owner.map(String::as_str) != Some(tenant.as_str())
+            || expires.is_none_or(|ms| ms <= millis(now))
+        {
+            return Ok(None);
+        }
+        parse_s(item, "target", Token::parse).map_err(bad)
+    }
+
+    async fn stats(
+        &self,
+        _tenant: &TenantId,
+        _now: DateTime<Utc>,
+    ) -> Result<StatsCounts, StoreError> {
+        Err(StoreError::Unsupported(
+            "statistics are not kept on the DynamoDB store yet",
+        ))
+    }
+
+    fn change_poll_interval(&self) -> Option<std::time::Duration> {
+        // Other Lambda instances write too; a long-poll re-reads once a second.
+        Some(std::time::Duration::from_secs(1))
     }
 
     async fn get(
@@ -558,7 +607,172 @@ impl Store for DynamoStore {
     }
 }
 
+fn code_key(code: &ShortCode) -> String {
+    format!("code#{}", code.letters())
+}
+
+fn idempotency_key(tenant: &TenantId, key: &str) -> String {
+    format!("idem#{}#{key}", tenant.as_str())
+}
+
 impl DynamoStore {
+    /// The plain create: one conditional `PutItem`.
+    async fn put_token(&self, tenant: &TenantId, new: &NewToken) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item_from_new(tenant, new)))
+            .condition_expression("attribute_not_exists(#token)")
+            .expression_attribute_names("#token", PARTITION_KEY)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::Duplicate)
+            }
+            Err(e) => Err(StoreError::backend(
+                "inserting a token",
+                e.into_service_error(),
+            )),
+        }
+    }
+
+    /// A create with a short code or an idempotency key: one `TransactWriteItems` that puts
+    /// the token and claims the code and the key, each only if free.
+    async fn insert_with_claims(
+        &self,
+        tenant: &TenantId,
+        new: &NewToken,
+        now: DateTime<Utc>,
+    ) -> Result<Inserted, StoreError> {
+        use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+        let context = "inserting a token";
+        let build = |e| StoreError::backend(context, e);
+        let free = "attribute_not_exists(#token) OR expires_at <= :now";
+        let r = &new.record;
+        let mut writes = vec![
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(item_from_new(tenant, new)))
+                        .condition_expression("attribute_not_exists(#token)")
+                        .expression_attribute_names("#token", PARTITION_KEY)
+                        .build()
+                        .map_err(build)?,
+                )
+                .build(),
+        ];
+        let mut code_index = None;
+        if let Some(code) = &r.code {
+            let expires_ms = r.expires_at.map(millis).unwrap_or_default();
+            code_index = Some(writes.len());
+            writes.push(
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .item(PARTITION_KEY, s(code_key(code)))
+                            .item("target", s(r.token.as_str()))
+                            .item("tenant", s(tenant.as_str()))
+                            .item("expires_at", n(expires_ms))
+                            .item(TTL_ATTRIBUTE, n(epoch_seconds_ceil(expires_ms)))
+                            .condition_expression(free)
+                            .expression_attribute_names("#token", PARTITION_KEY)
+                            .expression_attribute_values(":now", n(millis(now)))
+                            .build()
+                            .map_err(build)?,
+                    )
+                    .build(),
+            );
+        }
+        let mut claim_index = None;
+        if let Some(IdempotencyClaim {
+            key,
+            request_hash,
+            expires_at,
+        }) = &new.idempotency
+        {
+            let response = serde_json::to_string(r).map_err(|e| StoreError::backend(context, e))?;
+            let expires_ms = millis(*expires_at);
+            claim_index = Some(writes.len());
+            writes.push(
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .item(PARTITION_KEY, s(idempotency_key(tenant, key)))
+                            .item("tenant", s(tenant.as_str()))
+                            .item("request_hash", s(request_hash.as_str()))
+                            .item("response", s(response))
+                            .item("expires_at", n(expires_ms))
+                            .item(TTL_ATTRIBUTE, n(epoch_seconds_ceil(expires_ms)))
+                            .condition_expression(free)
+                            .expression_attribute_names("#token", PARTITION_KEY)
+                            .expression_attribute_values(":now", n(millis(now)))
+                            .return_values_on_condition_check_failure(
+                                ReturnValuesOnConditionCheckFailure::AllOld,
+                            )
+                            .build()
+                            .map_err(build)?,
+                    )
+                    .build(),
+            );
+        }
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await;
+        let error = match result {
+            Ok(_) => return Ok(Inserted::Created),
+            Err(e) => e.into_service_error(),
+        };
+        let aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(cancelled) = &error else {
+            return Err(StoreError::backend(context, error));
+        };
+        let reasons = cancelled.cancellation_reasons();
+        let failed = |index: usize| {
+            reasons
+                .get(index)
+                .and_then(|r| r.code())
+                .is_some_and(|code| code == "ConditionalCheckFailed")
+        };
+        if let Some(index) = claim_index.filter(|&i| failed(i)) {
+            let Some(item) = reasons[index].item() else {
+                return Err(StoreError::backend(
+                    context,
+                    "idempotency conflict without the item",
+                ));
+            };
+            let claim = new.idempotency.as_ref().map(|c| c.request_hash.as_str());
+            let earlier =
+                get_s(item, "request_hash").map_err(|e| StoreError::backend(context, e))?;
+            if earlier.map(String::as_str) != claim {
+                return Ok(Inserted::KeyReused);
+            }
+            let response = get_s(item, "response")
+                .map_err(|e| StoreError::backend(context, e))?
+                .ok_or_else(|| StoreError::backend(context, "idempotency item without response"))?;
+            return serde_json::from_str(response)
+                .map(Inserted::Replayed)
+                .map_err(|e| StoreError::backend(context, e));
+        }
+        if code_index.is_some_and(failed) {
+            return Err(StoreError::DuplicateCode);
+        }
+        if failed(0) {
+            return Err(StoreError::Duplicate);
+        }
+        Err(StoreError::backend(context, error))
+    }
+
     /// Up to `wanted` live records of `entity`'s partition of one GSI, newest first,
     /// whose sort key is below `before`.
     #[allow(clippy::too_many_arguments)]

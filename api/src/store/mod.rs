@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use sdk::{EntityId, Token, TokenRecord, Ttl};
+use sdk::{EntityId, ShortCode, Token, TokenRecord, Ttl};
 
 pub use dynamodb::DynamoStore;
 pub use sqlite::SqliteStore;
@@ -28,6 +28,12 @@ pub enum StoreError {
     /// A record with this token exists already (tokens are random, so this is rare).
     #[error("a record with this token exists already")]
     Duplicate,
+    /// A live record holds this short code already.
+    #[error("a live record holds this short code already")]
+    DuplicateCode,
+    /// The backend does not offer this (yet).
+    #[error("{0}")]
+    Unsupported(&'static str),
     /// The backend failed or could not be reached.
     #[error("{context}")]
     Backend {
@@ -59,20 +65,85 @@ impl TenantId {
         Self("local".to_owned())
     }
 
+    /// Accepts 1 to 64 characters from `[A-Za-z0-9_-]`.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        let valid = (1..=64).contains(&name.len())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if valid {
+            Ok(Self(name.to_owned()))
+        } else {
+            Err(format!(
+                "tenant names are 1 to 64 of A-Z a-z 0-9 - _ (got {name:?})"
+            ))
+        }
+    }
+
     /// The tenant's name.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
 
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A record to insert, with what only the store needs to know.
 #[derive(Debug, Clone)]
 pub struct NewToken {
-    /// The record as it reads right after creation.
+    /// The record as it reads right after creation. Its short code, if any, resolves
+    /// until `record.expires_at` (the end of the pending window).
     pub record: TokenRecord,
     /// How long the pairing lives once made; `None`: until deleted.
     pub pair_ttl: Option<Ttl>,
+    /// The `Idempotency-Key` the record was created with, if any.
+    pub idempotency: Option<IdempotencyClaim>,
 }
+
+/// An `Idempotency-Key` and the request it stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyClaim {
+    /// The key the client chose.
+    pub key: String,
+    /// A digest of the request body: a replay must match it.
+    pub request_hash: String,
+    /// Until when the key is remembered.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The result of [`Store::insert`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    /// The record was created.
+    Created,
+    /// The idempotency key was used before with the same request: the record as that
+    /// request created it; nothing new was created.
+    Replayed(TokenRecord),
+    /// The idempotency key was used before with another request; nothing was created.
+    KeyReused,
+}
+
+/// Counts for `GET /v1/stats`, as a store sees them at `now`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatsCounts {
+    /// Live, unpaired records.
+    pub pending: u64,
+    /// Live, paired records.
+    pub paired: u64,
+    /// Records deleted in the last 24 hours.
+    pub deleted: u64,
+    /// Records whose pending window ended unpaired in the last 24 hours.
+    pub expired: u64,
+    /// Creation-to-pairing times of the pairings of the last 24 hours, in milliseconds.
+    pub pair_latencies_ms: Vec<u64>,
+}
+
+/// How far back the windowed counts of [`StatsCounts`] reach.
+pub const STATS_WINDOW: chrono::Duration = chrono::Duration::hours(24);
 
 /// The result of [`Store::pair`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,8 +222,23 @@ pub trait Store: Send + Sync + 'static {
     /// A short name of the backend, for logs and `/healthz` (`sqlite`, `dynamodb`).
     fn kind(&self) -> &'static str;
 
-    /// Inserts a new record; [`StoreError::Duplicate`] if the token exists.
-    async fn insert(&self, tenant: &TenantId, new: &NewToken) -> Result<(), StoreError>;
+    /// Inserts a new record: [`StoreError::Duplicate`] if the token exists,
+    /// [`StoreError::DuplicateCode`] if a live record holds its short code. With an
+    /// idempotency key seen before, creates nothing and says what the key stood for.
+    async fn insert(
+        &self,
+        tenant: &TenantId,
+        new: &NewToken,
+        now: DateTime<Utc>,
+    ) -> Result<Inserted, StoreError>;
+
+    /// The token that the short `code` stands for, while it resolves.
+    async fn resolve_code(
+        &self,
+        tenant: &TenantId,
+        code: &ShortCode,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Token>, StoreError>;
 
     /// The live record with this token.
     async fn get(
@@ -192,6 +278,15 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&Cursor>,
         now: DateTime<Utc>,
     ) -> Result<Page, StoreError>;
+
+    /// The tenant's counts for `GET /v1/stats`.
+    async fn stats(&self, tenant: &TenantId, now: DateTime<Utc>)
+    -> Result<StatsCounts, StoreError>;
+
+    /// How often a long-poll must re-read a record: `None` when every change goes
+    /// through this process (and so through its notifier), `Some` when other processes
+    /// may write too.
+    fn change_poll_interval(&self) -> Option<std::time::Duration>;
 
     /// Checks that the backend answers.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -14,31 +14,57 @@ use chrono::{DateTime, Utc};
 use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::types::Type;
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
-use sdk::{EntityId, Label, Token, TokenRecord, ValidationError};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, named_params, params};
+use sdk::{EntityId, Label, ShortCode, Token, TokenRecord, ValidationError};
 
-use super::{Cursor, NewToken, Page, PairOutcome, Store, StoreError, TenantId};
+use super::{
+    Cursor, IdempotencyClaim, Inserted, NewToken, Page, PairOutcome, STATS_WINDOW, StatsCounts,
+    Store, StoreError, TenantId,
+};
 
-/// The schema, created on open. Times are Unix milliseconds; a `NULL` `expires_at`
-/// never expires. `tenant` scopes every query.
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS tokens (
-    token            TEXT    NOT NULL PRIMARY KEY,
-    tenant           TEXT    NOT NULL,
-    entity_a         TEXT    NOT NULL,
-    entity_b         TEXT,
-    label            TEXT,
-    created_at       INTEGER NOT NULL,
-    paired_at        INTEGER,
-    expires_at       INTEGER,
-    pair_ttl_seconds INTEGER
-) STRICT;
-CREATE INDEX IF NOT EXISTS tokens_by_entity_a ON tokens (tenant, entity_a, created_at DESC, token DESC);
-CREATE INDEX IF NOT EXISTS tokens_by_entity_b ON tokens (tenant, entity_b, created_at DESC, token DESC);
-";
+/// The schema's migrations, in order; `PRAGMA user_version` counts those applied. Times
+/// are Unix milliseconds; a `NULL` `expires_at` never expires. `tenant` scopes every query.
+const MIGRATIONS: [&str; 2] = [
+    // (IF NOT EXISTS: databases made before migrations were counted have this already.)
+    "CREATE TABLE IF NOT EXISTS tokens (
+        token            TEXT    NOT NULL PRIMARY KEY,
+        tenant           TEXT    NOT NULL,
+        entity_a         TEXT    NOT NULL,
+        entity_b         TEXT,
+        label            TEXT,
+        created_at       INTEGER NOT NULL,
+        paired_at        INTEGER,
+        expires_at       INTEGER,
+        pair_ttl_seconds INTEGER
+    ) STRICT;
+    CREATE INDEX IF NOT EXISTS tokens_by_entity_a ON tokens (tenant, entity_a, created_at DESC, token DESC);
+    CREATE INDEX IF NOT EXISTS tokens_by_entity_b ON tokens (tenant, entity_b, created_at DESC, token DESC);",
+    // Short codes, idempotency keys, and the events that stats count.
+    "ALTER TABLE tokens ADD COLUMN code TEXT;
+    ALTER TABLE tokens ADD COLUMN code_expires_at INTEGER;
+    CREATE UNIQUE INDEX tokens_by_code ON tokens (code) WHERE code IS NOT NULL;
+    CREATE TABLE idempotency (
+        tenant       TEXT    NOT NULL,
+        key          TEXT    NOT NULL,
+        request_hash TEXT    NOT NULL,
+        response     TEXT    NOT NULL,
+        expires_at   INTEGER NOT NULL,
+        PRIMARY KEY (tenant, key)
+    ) STRICT;
+    CREATE TABLE events (
+        tenant     TEXT    NOT NULL,
+        kind       TEXT    NOT NULL CHECK (kind IN ('paired', 'deleted')),
+        at         INTEGER NOT NULL,
+        latency_ms INTEGER
+    ) STRICT;
+    CREATE INDEX events_by_tenant ON events (tenant, kind, at);",
+];
 
 /// The columns [`record_from_row`] reads, in order.
-const COLUMNS: &str = "token, entity_a, entity_b, label, created_at, paired_at, expires_at";
+const COLUMNS: &str = "token, entity_a, entity_b, label, created_at, paired_at, expires_at, code";
+
+/// The condition of a live record at `?now` (named parameter `:now`).
+const LIVE: &str = "(expires_at IS NULL OR expires_at > :now)";
 
 /// Settings of every connection.
 const PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;";
@@ -76,11 +102,9 @@ impl SqliteStore {
             1,
         )
         .map_err(|e| StoreError::backend(context, e))?;
-        writer
-            .get()
-            .map_err(|e| StoreError::backend(context, e))?
-            .execute_batch(SCHEMA)
-            .map_err(|e| StoreError::backend(context, e))?;
+        let mut conn = writer.get().map_err(|e| StoreError::backend(context, e))?;
+        migrate(&mut conn).map_err(|e| StoreError::backend(context, e))?;
+        drop(conn);
         let readers = pool(
             SqliteConnectionManager::file(path).with_init(|c| {
                 c.execute_batch(PRAGMAS)?;
@@ -110,6 +134,17 @@ impl SqliteStore {
         .await
         .map_err(|e| StoreError::backend(context, e))?
     }
+}
+
+/// Applies the migrations not applied yet, in one transaction.
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let applied: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    for migration in MIGRATIONS.iter().skip(applied.max(0) as usize) {
+        tx.execute_batch(migration)?;
+    }
+    tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
+    tx.commit()
 }
 
 fn pool(
@@ -175,7 +210,114 @@ fn record_from_row(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
         ))?,
         paired_at: time(row, 5)?,
         expires_at: time(row, 6)?,
+        code: optional_parsed(row, 7, ShortCode::parse)?,
     })
+}
+
+/// Inserts `new` within `tx`, honouring its idempotency key and short code.
+fn insert_in(
+    tx: &Connection,
+    tenant: &str,
+    new: &NewToken,
+    now: i64,
+) -> rusqlite::Result<Result<Inserted, StoreError>> {
+    if let Some(claim) = &new.idempotency {
+        let earlier: Option<(String, String)> = tx
+            .prepare_cached(
+                "SELECT request_hash, response FROM idempotency
+                 WHERE tenant = ?1 AND key = ?2 AND expires_at > ?3",
+            )?
+            .query_row(params![tenant, claim.key, now], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()?;
+        if let Some((hash, response)) = earlier {
+            if hash != claim.request_hash {
+                return Ok(Ok(Inserted::KeyReused));
+            }
+            return Ok(serde_json::from_str(&response)
+                .map(Inserted::Replayed)
+                .map_err(|e| StoreError::backend("replaying an idempotent create", e)));
+        }
+    }
+    let r = &new.record;
+    if let Some(code) = &r.code {
+        let held: bool = tx
+            .prepare_cached(&format!(
+                "SELECT EXISTS (SELECT 1 FROM tokens
+                 WHERE code = :code AND code_expires_at > :now AND {LIVE})"
+            ))?
+            .query_row(
+                named_params! { ":code": code.letters(), ":now": now },
+                |row| row.get(0),
+            )?;
+        if held {
+            return Ok(Err(StoreError::DuplicateCode));
+        }
+        // A code no live record resolves may be given out again.
+        tx.prepare_cached("UPDATE tokens SET code = NULL WHERE code = ?1")?
+            .execute(params![code.letters()])?;
+    }
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO tokens (token, tenant, entity_a, entity_b, label, created_at,
+                                 paired_at, expires_at, pair_ttl_seconds, code, code_expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             ON CONFLICT (token) DO NOTHING",
+        )?
+        .execute(params![
+            r.token.as_str(),
+            tenant,
+            r.entity_a.as_str(),
+            r.entity_b.as_ref().map(EntityId::as_str),
+            r.label.as_ref().map(Label::as_str),
+            millis(r.created_at),
+            r.paired_at.map(millis),
+            r.expires_at.map(millis),
+            new.pair_ttl.map(|t| t.seconds() as i64),
+            r.code.as_ref().map(ShortCode::letters),
+            r.code.as_ref().and(r.expires_at.map(millis)),
+        ])?;
+    if inserted == 0 {
+        return Ok(Err(StoreError::Duplicate));
+    }
+    if let Some(IdempotencyClaim {
+        key,
+        request_hash,
+        expires_at,
+    }) = &new.idempotency
+    {
+        let response = serde_json::to_string(r)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO idempotency (tenant, key, request_hash, response, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![
+            tenant,
+            key,
+            request_hash,
+            response,
+            millis(*expires_at)
+        ])?;
+    }
+    Ok(Ok(Inserted::Created))
+}
+
+/// Notes a pairing or a deletion for `GET /v1/stats`, and forgets events older than the
+/// stats window (cheap: the index is ordered by time).
+fn record_event(
+    tx: &Connection,
+    tenant: &str,
+    kind: &str,
+    now: i64,
+    latency_ms: Option<i64>,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT INTO events (tenant, kind, at, latency_ms) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![tenant, kind, now, latency_ms])?;
+    tx.prepare_cached("DELETE FROM events WHERE tenant = ?1 AND kind = ?2 AND at <= ?3")?
+        .execute(params![tenant, kind, now - STATS_WINDOW.num_milliseconds()])?;
+    Ok(())
 }
 
 fn select_live(
@@ -185,10 +327,12 @@ fn select_live(
     now: i64,
 ) -> rusqlite::Result<Option<TokenRecord>> {
     conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM tokens
-         WHERE token = ?1 AND tenant = ?2 AND (expires_at IS NULL OR expires_at > ?3)"
+        "SELECT {COLUMNS} FROM tokens WHERE token = :token AND tenant = :tenant AND {LIVE}"
     ))?
-    .query_row(params![token, tenant, now], record_from_row)
+    .query_row(
+        named_params! { ":token": token, ":tenant": tenant, ":now": now },
+        record_from_row,
+    )
     .optional()
 }
 
@@ -198,35 +342,93 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
-    async fn insert(&self, tenant: &TenantId, new: &NewToken) -> Result<(), StoreError> {
+    async fn insert(
+        &self,
+        tenant: &TenantId,
+        new: &NewToken,
+        now: DateTime<Utc>,
+    ) -> Result<Inserted, StoreError> {
         let tenant = tenant.as_str().to_owned();
         let new = new.clone();
-        let inserted = Self::run(&self.writer, "inserting a token", move |conn| {
-            let r = &new.record;
-            conn.prepare_cached(
-                "INSERT INTO tokens (token, tenant, entity_a, entity_b, label, created_at,
-                                     paired_at, expires_at, pair_ttl_seconds)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                 ON CONFLICT (token) DO NOTHING",
-            )?
-            .execute(params![
-                r.token.as_str(),
-                tenant,
-                r.entity_a.as_str(),
-                r.entity_b.as_ref().map(EntityId::as_str),
-                r.label.as_ref().map(Label::as_str),
-                millis(r.created_at),
-                r.paired_at.map(millis),
-                r.expires_at.map(millis),
-                new.pair_ttl.map(|t| t.seconds() as i64),
-            ])
+        Self::run(&self.writer, "inserting a token", move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let outcome = insert_in(&tx, &tenant, &new, millis(now))?;
+            tx.commit()?;
+            Ok(outcome)
         })
-        .await?;
-        if inserted == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::Duplicate)
-        }
+        .await?
+    }
+
+    async fn resolve_code(
+        &self,
+        tenant: &TenantId,
+        code: &ShortCode,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Token>, StoreError> {
+        let (tenant, code) = (tenant.as_str().to_owned(), code.letters().to_owned());
+        Self::run(&self.readers, "resolving a short code", move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT token FROM tokens
+                 WHERE code = :code AND tenant = :tenant AND code_expires_at > :now AND {LIVE}"
+            ))?
+            .query_row(
+                named_params! { ":code": code, ":tenant": tenant, ":now": millis(now) },
+                |row| parsed(row, 0, Token::parse),
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn stats(
+        &self,
+        tenant: &TenantId,
+        now: DateTime<Utc>,
+    ) -> Result<StatsCounts, StoreError> {
+        let tenant = tenant.as_str().to_owned();
+        Self::run(&self.readers, "counting tokens", move |conn| {
+            let now = millis(now);
+            let since = now - STATS_WINDOW.num_milliseconds();
+            let (pending, paired): (i64, i64) = conn
+                .prepare_cached(&format!(
+                    "SELECT COALESCE(SUM(entity_b IS NULL), 0), COALESCE(SUM(entity_b IS NOT NULL), 0)
+                     FROM tokens WHERE tenant = :tenant AND {LIVE}"
+                ))?
+                .query_row(named_params! { ":tenant": tenant, ":now": now }, |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })?;
+            let expired: i64 = conn
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM tokens WHERE tenant = ?1 AND entity_b IS NULL
+                     AND expires_at <= ?2 AND expires_at > ?3",
+                )?
+                .query_row(params![tenant, now, since], |row| row.get(0))?;
+            let deleted: i64 = conn
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM events WHERE tenant = ?1 AND kind = 'deleted' AND at > ?2",
+                )?
+                .query_row(params![tenant, since], |row| row.get(0))?;
+            let pair_latencies_ms = conn
+                .prepare_cached(
+                    "SELECT latency_ms FROM events WHERE tenant = ?1 AND kind = 'paired' AND at > ?2",
+                )?
+                .query_map(params![tenant, since], |row| row.get::<_, i64>(0))?
+                .map(|ms| ms.map(|ms| ms.max(0) as u64))
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(StatsCounts {
+                pending: pending as u64,
+                paired: paired as u64,
+                deleted: deleted as u64,
+                expired: expired as u64,
+                pair_latencies_ms,
+            })
+        })
+        .await
+    }
+
+    fn change_poll_interval(&self) -> Option<Duration> {
+        // Every write to the file goes through this process's store.
+        None
     }
 
     async fn get(
@@ -267,7 +469,13 @@ impl Store for SqliteStore {
                 .query_row(params![token, tenant, entity_b, now], record_from_row)
                 .optional()?;
             let outcome = match paired {
-                Some(record) => PairOutcome::Paired(record),
+                Some(record) => {
+                    let latency = (record.paired_at.unwrap_or(record.created_at)
+                        - record.created_at)
+                        .num_milliseconds();
+                    record_event(&tx, &tenant, "paired", now, Some(latency))?;
+                    PairOutcome::Paired(record)
+                }
                 None => match select_live(&tx, &tenant, &token, now)? {
                     Some(record) => PairOutcome::Unchanged(record),
                     None => PairOutcome::Missing,
@@ -287,13 +495,23 @@ impl Store for SqliteStore {
     ) -> Result<Option<TokenRecord>, StoreError> {
         let (tenant, token) = (tenant.as_str().to_owned(), token.as_str().to_owned());
         Self::run(&self.writer, "deleting a token", move |conn| {
-            conn.prepare_cached(&format!(
-                "DELETE FROM tokens
-                 WHERE token = ?1 AND tenant = ?2 AND (expires_at IS NULL OR expires_at > ?3)
-                 RETURNING {COLUMNS}"
-            ))?
-            .query_row(params![token, tenant, millis(now)], record_from_row)
-            .optional()
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now = millis(now);
+            let deleted = tx
+                .prepare_cached(&format!(
+                    "DELETE FROM tokens WHERE token = :token AND tenant = :tenant AND {LIVE}
+                     RETURNING {COLUMNS}"
+                ))?
+                .query_row(
+                    named_params! { ":token": token, ":tenant": tenant, ":now": now },
+                    record_from_row,
+                )
+                .optional()?;
+            if deleted.is_some() {
+                record_event(&tx, &tenant, "deleted", now, None)?;
+            }
+            tx.commit()?;
+            Ok(deleted)
         })
         .await
     }

@@ -1,0 +1,272 @@
+//! Who a request acts for, and how often it may: API keys, tenants and rate limits.
+//!
+//! Keys are kept only as SHA-256 digests and compared in constant time. Each key maps to
+//! a tenant; a tenant sees only its own records. Without keys (local use only) every
+//! request acts for the [`TenantId::local`] tenant.
+
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::store::TenantId;
+
+/// Plain-text keys shorter than this are refused: they could be guessed.
+const MIN_KEY_LEN: usize = 16;
+
+/// The configured API keys, as digests.
+pub struct ApiKeys {
+    keys: Vec<(TenantId, [u8; 32])>,
+}
+
+impl std::fmt::Debug for ApiKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tenants: Vec<&str> = self.keys.iter().map(|(t, _)| t.as_str()).collect();
+        f.debug_struct("ApiKeys")
+            .field("tenants", &tenants)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApiKeys {
+    /// Parses `tenant:key,tenant:key,…`. A key is either the key itself (at least 16
+    /// characters) or `sha256:` and the 64 hexadecimal digits of its SHA-256 digest, so
+    /// that configuration need not hold the key.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let mut keys = Vec::new();
+        for entry in spec.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (tenant, key) = entry
+                .split_once(':')
+                .ok_or("each API key entry must be tenant:key")?;
+            let tenant = TenantId::parse(tenant)?;
+            let digest = match key.strip_prefix("sha256:") {
+                Some(hex) => {
+                    parse_digest(hex).ok_or("a sha256: key must be 64 hexadecimal digits")?
+                }
+                None if key.chars().count() >= MIN_KEY_LEN => Sha256::digest(key.as_bytes()).into(),
+                None => {
+                    return Err(format!(
+                        "the key of tenant {tenant} is shorter than {MIN_KEY_LEN} characters"
+                    ));
+                }
+            };
+            keys.push((tenant, digest));
+        }
+        if keys.is_empty() {
+            return Err("no API keys given".to_owned());
+        }
+        Ok(Self { keys })
+    }
+
+    /// The key's position and tenant, if `presented` is one of the keys. Every digest is
+    /// compared, in constant time, whichever matches.
+    fn find(&self, presented: &str) -> Option<(usize, &TenantId)> {
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        let mut found = None;
+        for (index, (tenant, known)) in self.keys.iter().enumerate() {
+            if bool::from(known.ct_eq(&digest)) {
+                found = Some((index, tenant));
+            }
+        }
+        found
+    }
+
+    /// How many keys there are.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether there are none (never true of a parsed set).
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+fn parse_digest(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    let mut digest = [0u8; 32];
+    for (i, byte) in digest.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(digest)
+}
+
+/// Authentication and rate limits, shared by every request.
+pub struct Access {
+    keys: Option<ApiKeys>,
+    per_key: Option<DefaultKeyedRateLimiter<usize>>,
+    code_guesses: DefaultKeyedRateLimiter<(TenantId, Option<IpAddr>)>,
+}
+
+/// Pair-by-code attempts allowed per tenant and client address, per minute.
+pub const CODE_ATTEMPTS_PER_MINUTE: u32 = 10;
+
+impl Access {
+    /// Access with `keys` (`None`: authentication off) and at most `per_second` requests
+    /// per key per second, in bursts of as many (`0`: no limit; no limit either without keys).
+    pub fn new(keys: Option<ApiKeys>, per_second: u32) -> Self {
+        let per_key = match (&keys, NonZeroU32::new(per_second)) {
+            (Some(_), Some(rate)) => Some(RateLimiter::keyed(Quota::per_second(rate))),
+            _ => None,
+        };
+        let attempts = NonZeroU32::new(CODE_ATTEMPTS_PER_MINUTE).expect("non-zero");
+        Self {
+            keys,
+            per_key,
+            code_guesses: RateLimiter::keyed(Quota::per_minute(attempts)),
+        }
+    }
+
+    /// Access without keys or limits, for local use.
+    pub fn open() -> Self {
+        Self::new(None, 0)
+    }
+
+    /// Whether requests must carry an API key.
+    pub fn requires_keys(&self) -> bool {
+        self.keys.is_some()
+    }
+
+    /// The tenant a request with these headers acts for, after the key's rate limit.
+    fn authorize(&self, parts: &Parts) -> Result<TenantId, ApiError> {
+        let Some(keys) = &self.keys else {
+            return Ok(TenantId::local());
+        };
+        let presented = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| {
+                let (scheme, key) = value.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
+            })
+            .ok_or(ApiError::Unauthorized)?;
+        let (index, tenant) = keys.find(presented).ok_or(ApiError::Unauthorized)?;
+        if let Some(limiter) = &self.per_key {
+            limiter
+                .check_key(&index)
+                .map_err(|not_until| ApiError::RateLimited {
+                    retry_after: not_until.wait_time_from(DefaultClock::default().now()),
+                })?;
+        }
+        Ok(tenant.clone())
+    }
+
+    /// Counts one pair-by-code attempt of `tenant` from `client`; `429` past the limit.
+    pub fn count_code_attempt(
+        &self,
+        tenant: &TenantId,
+        client: Option<IpAddr>,
+    ) -> Result<(), ApiError> {
+        let limiter = &self.code_guesses;
+        // Forget clients that have been quiet for a minute, so the table stays small.
+        if limiter.len() > 10_000 {
+            limiter.retain_recent();
+        }
+        limiter
+            .check_key(&(tenant.clone(), client))
+            .map_err(|not_until| ApiError::RateLimited {
+                retry_after: not_until.wait_time_from(DefaultClock::default().now()),
+            })
+    }
+}
+
+/// The tenant a request acts for: from its API key, or [`TenantId::local`] when the API
+/// runs without keys.
+impl FromRequestParts<AppState> for TenantId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        state.access.authorize(parts)
+    }
+}
+
+/// The address of the client: the TCP peer locally, the source IP under Lambda.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(ConnectInfo(addr)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+            return Ok(Self(Some(addr.ip())));
+        }
+        use lambda_http::request::RequestContext;
+        let lambda_ip = match parts.extensions.get::<RequestContext>() {
+            Some(RequestContext::ApiGatewayV2(context)) => context
+                .http
+                .source_ip
+                .as_deref()
+                .and_then(|ip| ip.parse().ok()),
+            _ => None,
+        };
+        Ok(Self(lambda_ip))
+    }
+}
+
+/// Whole seconds to put in `Retry-After`, rounded up.
+pub fn retry_after_seconds(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_parse_plain_and_hashed_and_refuse_weak_or_malformed_entries() {
+        let hex: String = Sha256::digest(b"a-long-enough-secret")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let keys = ApiKeys::parse(&format!("acme:0123456789abcdef, globex:sha256:{hex}")).unwrap();
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys.find("0123456789abcdef").unwrap().1.as_str(), "acme");
+        assert_eq!(
+            keys.find("a-long-enough-secret").unwrap().1.as_str(),
+            "globex"
+        );
+        assert!(keys.find("0123456789abcdeF").is_none());
+        assert!(keys.find("").is_none());
+
+        for bad in [
+            "",
+            "acme",
+            "acme:short",
+            "bad tenant:0123456789abcdef",
+            "acme:sha256:12",
+        ] {
+            assert!(ApiKeys::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn debug_output_shows_tenants_but_no_key_material() {
+        let keys = ApiKeys::parse("acme:0123456789abcdef").unwrap();
+        let shown = format!("{keys:?}");
+        assert!(shown.contains("acme"));
+        assert!(!shown.contains("0123456789abcdef"));
+    }
+
+    #[test]
+    fn retry_after_rounds_up() {
+        assert_eq!(retry_after_seconds(Duration::from_millis(1)), 1);
+        assert_eq!(retry_after_seconds(Duration::from_secs(6)), 6);
+        assert_eq!(retry_after_seconds(Duration::from_millis(6001)), 7);
+    }
+}

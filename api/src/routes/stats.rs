@@ -1,0 +1,33 @@
+//! `GET /v1/stats`: the calling tenant's counts and time-to-pair.
+
+use axum::extract::State;
+use sdk::{ErrorBody, Stats};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::AppJson;
+use crate::store::TenantId;
+
+/// The stats route.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(stats))
+}
+
+/// Live pending and paired tokens, deletions and expiries of the last 24 hours, and
+/// time-to-pair percentiles over the pairings of the last 24 hours.
+#[utoipa::path(
+    get, path = "/v1/stats", tag = "tokens",
+    responses(
+        (status = 200, description = "The tenant's statistics", body = Stats),
+        (status = 501, description = "The store does not keep statistics", body = ErrorBody),
+    )
+)]
+#[tracing::instrument(skip_all)]
+async fn stats(
+    State(state): State<AppState>,
+    tenant: TenantId,
+) -> Result<AppJson<Stats>, ApiError> {
+    Ok(AppJson(state.pairings.stats(&tenant).await?))
+}
