@@ -150,7 +150,11 @@ impl Pairings {
             .pair(tenant, token, entity, self.clock.now())
             .await?
         {
-            PairOutcome::Paired(record) => Ok(record),
+            PairOutcome::Paired(record) => {
+                // Wakes this process's long-polls; nobody listening is fine.
+                let _ = self.changes.send(record.token.clone());
+                Ok(record)
+            }
             PairOutcome::Missing => Err(PairingError::NotFound),
             PairOutcome::Unchanged(record) => match &record.entity_b {
                 Some(b) if b == entity => Ok(record),

@@ -4,8 +4,8 @@ use reqwest::{RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::{
-    CreateToken, EntityId, ErrorBody, ErrorCode, Health, PairRequest, Token, TokenPage,
-    TokenRecord, ValidationError,
+    CreateToken, EntityId, ErrorBody, ErrorCode, Health, IdempotencyKey, PairRequest, ShortCode,
+    Stats, Token, TokenPage, TokenRecord, ValidationError,
 };
 
 /// What can go wrong when calling the API.
@@ -100,6 +100,42 @@ impl Client {
         self.send(builder).await
     }
 
+    /// `POST /v1/tokens` with an `Idempotency-Key`: a retry with the same key and request
+    /// returns the record the first attempt created instead of creating another.
+    pub async fn create_token_idempotent(
+        &self,
+        request: &CreateToken,
+        key: &IdempotencyKey,
+    ) -> Result<TokenRecord, Error> {
+        let builder = self
+            .http
+            .post(self.url("/v1/tokens"))
+            .header("Idempotency-Key", key.as_str())
+            .json(request);
+        self.send(builder).await
+    }
+
+    /// `GET /v1/tokens/{token}` with `If-None-Match: etag` and `?wait=`: waits up to
+    /// `wait_seconds` (at most 25) for the record to change from `etag` (see
+    /// [`TokenRecord::etag`]). `Ok(None)` when it did not change in time.
+    pub async fn wait_for_change(
+        &self,
+        token: &Token,
+        etag: &str,
+        wait_seconds: u64,
+    ) -> Result<Option<TokenRecord>, Error> {
+        let builder = self
+            .http
+            .get(self.url(&format!("/v1/tokens/{token}")))
+            .query(&[("wait", wait_seconds)])
+            .header("If-None-Match", etag);
+        let response = self.authorize(builder).send().await?;
+        if response.status() == StatusCode::NOT_MODIFIED {
+            return Ok(None);
+        }
+        decode(response).await.map(Some)
+    }
+
     /// `GET /v1/tokens/{token}`: reads a token and its pairing.
     pub async fn get_token(&self, token: &Token) -> Result<TokenRecord, Error> {
         let builder = self.http.get(self.url(&format!("/v1/tokens/{token}")));
@@ -118,6 +154,28 @@ impl Client {
             .post(self.url(&format!("/v1/tokens/{token}/pair")))
             .json(&body);
         self.send(builder).await
+    }
+
+    /// `POST /v1/codes/{code}/pair`: pairs `entity` with the creator of the token that the
+    /// short code stands for.
+    pub async fn pair_by_code(
+        &self,
+        code: &ShortCode,
+        entity: &EntityId,
+    ) -> Result<TokenRecord, Error> {
+        let body = PairRequest {
+            entity: entity.clone(),
+        };
+        let builder = self
+            .http
+            .post(self.url(&format!("/v1/codes/{code}/pair")))
+            .json(&body);
+        self.send(builder).await
+    }
+
+    /// `GET /v1/stats`: the tenant's counts and time-to-pair.
+    pub async fn stats(&self) -> Result<Stats, Error> {
+        self.send(self.http.get(self.url("/v1/stats"))).await
     }
 
     /// `DELETE /v1/tokens/{token}`: deletes a token and its pairing.
@@ -167,17 +225,21 @@ impl Client {
     }
 
     async fn send<T: DeserializeOwned>(&self, builder: RequestBuilder) -> Result<T, Error> {
-        let response = self.authorize(builder).send().await?;
-        if !response.status().is_success() {
-            return Err(error_from(response).await);
-        }
-        let status = response.status().as_u16();
-        let bytes = response.bytes().await?;
-        serde_json::from_slice(&bytes).map_err(|_| Error::Unexpected {
-            status,
-            body: snippet(&bytes),
-        })
+        decode(self.authorize(builder).send().await?).await
     }
+}
+
+/// The body of a success as `T`, or the error a failure stands for.
+async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, Error> {
+    if !response.status().is_success() {
+        return Err(error_from(response).await);
+    }
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await?;
+    serde_json::from_slice(&bytes).map_err(|_| Error::Unexpected {
+        status,
+        body: snippet(&bytes),
+    })
 }
 
 /// Turns a non-success response into [`Error::Api`] when it has the API's error shape.

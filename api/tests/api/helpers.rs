@@ -8,6 +8,7 @@
 use std::process::Stdio;
 use std::sync::Arc;
 
+use api::auth::Access;
 use api::clock::ManualClock;
 use api::store::dynamodb::RequestCounter;
 use api::store::{DynamoStore, SqliteStore, Store};
@@ -32,6 +33,8 @@ pub struct TestApp {
     pub backend: Backend,
     /// The DynamoDB requests the store sent, when it is DynamoDB.
     pub dynamo_requests: Option<RequestCounter>,
+    /// The store itself, for tests of what several API instances on one store see.
+    pub store: Arc<dyn Store>,
     server: tokio::task::JoinHandle<()>,
     _dir: TempDir,
 }
@@ -75,8 +78,17 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_on(Backend::from_env()).await
 }
 
+/// Starts the API on a fresh store of the suite's backend, with `access` (keys, limits).
+pub async fn spawn_app_with(access: Access) -> TestApp {
+    spawn(Backend::from_env(), access).await
+}
+
 /// Starts the API on a fresh store of `backend` and a free port.
 pub async fn spawn_app_on(backend: Backend) -> TestApp {
+    spawn(backend, Access::open()).await
+}
+
+async fn spawn(backend: Backend, access: Access) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let (store, dynamo_requests): (Arc<dyn Store>, _) = match backend {
         Backend::Sqlite => {
@@ -99,7 +111,7 @@ pub async fn spawn_app_on(backend: Backend) -> TestApp {
         }
     };
     let clock = Arc::new(ManualClock::new(Utc::now()));
-    let state = AppState::new(store, clock.clone());
+    let state = AppState::new(store.clone(), clock.clone()).with_access(access);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a free port");
@@ -116,6 +128,7 @@ pub async fn spawn_app_on(backend: Backend) -> TestApp {
         clock,
         backend,
         dynamo_requests,
+        store,
         server,
         _dir: dir,
     }
@@ -192,6 +205,16 @@ impl TestApp {
             .expect("request")
     }
 
+    /// `POST /v1/codes/{code}/pair` as `entity`.
+    pub async fn pair_code(&self, code: &str, entity: &str) -> reqwest::Response {
+        self.http
+            .post(self.url(&format!("/v1/codes/{code}/pair")))
+            .json(&serde_json::json!({ "entity": entity }))
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// `GET` of a path with a query.
     pub async fn get_path(&self, path_and_query: &str) -> reqwest::Response {
         self.http
@@ -220,6 +243,8 @@ pub struct RunningBinary {
     child: Child,
     /// `http://127.0.0.1:PORT`.
     pub address: String,
+    /// What it logged up to and including the line that says where it listens.
+    pub startup_log: Vec<String>,
 }
 
 impl RunningBinary {
@@ -237,19 +262,25 @@ impl RunningBinary {
             .expect("start tandem-api");
         let stderr = child.stderr.take().expect("stderr is piped");
         let mut lines = BufReader::new(stderr).lines();
+        let mut startup_log = Vec::new();
         let address = tokio::time::timeout(std::time::Duration::from_secs(30), async {
             while let Some(line) = lines.next_line().await.expect("read stderr") {
+                startup_log.push(line.clone());
                 if let Some(rest) = line.split("listening on ").nth(1) {
                     return rest.split_whitespace().next().unwrap().to_owned();
                 }
             }
-            panic!("tandem-api exited before it listened");
+            panic!("tandem-api exited before it listened: {startup_log:#?}");
         })
         .await
         .expect("tandem-api listens within 30 s");
         // Keep draining the log so the child never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Self { child, address }
+        Self {
+            child,
+            address,
+            startup_log,
+        }
     }
 
     /// Sends SIGKILL and waits for the process to be gone.

@@ -23,6 +23,9 @@ impl Drop for ProcessGroup {
     }
 }
 
+/// The key the function is configured with.
+const API_KEY: &str = "lambda-test-key-0123456789";
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -50,6 +53,11 @@ async fn the_api_answers_through_the_lambda_emulator_on_dynamodb() {
         ])
         .args(["-p", "api", "--bin", "tandem-api"])
         .args(["--env-var", &format!("TANDEM_STORE=dynamodb://{table}")])
+        // Under Lambda the API refuses to start without keys.
+        .args([
+            "--env-var",
+            &format!("TANDEM_API_KEYS=lambda-test:{API_KEY}"),
+        ])
         .current_dir(workspace)
         .process_group(0)
         .stdout(Stdio::null())
@@ -58,7 +66,17 @@ async fn the_api_answers_through_the_lambda_emulator_on_dynamodb() {
         .expect("start `cargo lambda watch` (is cargo-lambda installed? `just python-tools`)");
     let _emulator = ProcessGroup(child);
     let base = format!("http://127.0.0.1:{port}/lambda-url/tandem-api");
-    let http = reqwest::Client::new();
+    // A request the emulator never answers must fail the test, not hang it.
+    let mut auth = reqwest::header::HeaderMap::new();
+    auth.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {API_KEY}").parse().unwrap(),
+    );
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .default_headers(auth)
+        .build()
+        .unwrap();
 
     // The emulator may compile the function first.
     let started = Instant::now();
@@ -80,6 +98,13 @@ async fn the_api_answers_through_the_lambda_emulator_on_dynamodb() {
         .await
         .unwrap();
     assert_eq!(health, json!({ "status": "ok", "store": "dynamodb" }));
+
+    let anonymous = reqwest::Client::new()
+        .get(format!("{base}/v1/tokens?entity=lambda-a"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401, "keys are required under Lambda");
 
     let created = http
         .post(format!("{base}/v1/tokens"))

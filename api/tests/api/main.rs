@@ -1,12 +1,18 @@
 //! Black-box tests of the API: a real server on a free port of 127.0.0.1, spoken to over HTTP.
 
+mod auth;
+mod codes;
 mod concurrency;
 mod durability;
 mod dynamodb;
 mod errors;
+mod fuzz;
 mod helpers;
+mod idempotency;
 mod lambda;
 mod list;
+mod longpoll;
 mod openapi;
 mod seed;
+mod stats;
 mod tokens;

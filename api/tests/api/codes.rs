@@ -1,0 +1,143 @@
+//! Short codes: issued on request, paired case-insensitively, guesses limited.
+
+use chrono::Duration;
+use sdk::ShortCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{assert_error, spawn_app};
+
+async fn create_with_code(app: &crate::helpers::TestApp, entity: &str, ttl: u64) -> Value {
+    let response = app
+        .create(json!({ "entity": entity, "code": true, "ttl_seconds": ttl }))
+        .await;
+    assert_eq!(response.status(), 201);
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_code_is_issued_only_on_request_in_the_shown_form() {
+    let app = spawn_app().await;
+    let with = create_with_code(&app, "tv", 600).await;
+    let code = with["code"].as_str().unwrap();
+    assert_eq!(code.len(), 9);
+    assert_eq!(&code[4..5], "-");
+    assert!(
+        code.bytes()
+            .filter(|b| *b != b'-')
+            .all(|b| ShortCode::ALPHABET.contains(&b)),
+        "{code}"
+    );
+    let without: Value = app
+        .create(json!({ "entity": "tv" }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(without.get("code").is_none(), "{without}");
+    let read: Value = app
+        .get(with["token"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["code"], code);
+}
+
+#[tokio::test]
+async fn pairing_by_code_accepts_any_case_with_or_without_the_dash() {
+    let app = spawn_app().await;
+    let created = create_with_code(&app, "tv", 600).await;
+    let code = created["code"].as_str().unwrap();
+    let typed = code.replace('-', "").to_lowercase();
+
+    let response = app.pair_code(&typed, "phone").await;
+
+    assert_eq!(response.status(), 200);
+    let paired: Value = response.json().await.unwrap();
+    assert_eq!(paired["token"], created["token"]);
+    assert_eq!(paired["entity_b"], "phone");
+    // The same rules as pairing by token.
+    assert_eq!(app.pair_code(code, "phone").await.status(), 200);
+    assert_error(app.pair_code(code, "intruder").await, 409, "already_paired").await;
+}
+
+#[tokio::test]
+async fn each_code_pairs_its_own_token_and_not_oneself() {
+    let app = spawn_app().await;
+    let first = create_with_code(&app, "tv-1", 600).await;
+    let second = create_with_code(&app, "tv-2", 600).await;
+    assert_ne!(first["code"], second["code"]);
+
+    assert_error(
+        app.pair_code(second["code"].as_str().unwrap(), "tv-2")
+            .await,
+        422,
+        "same_entity",
+    )
+    .await;
+    let paired: Value = app
+        .pair_code(second["code"].as_str().unwrap(), "phone")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(paired["token"], second["token"]);
+    let first_now: Value = app
+        .get(first["token"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first_now["status"], "pending");
+}
+
+#[tokio::test]
+async fn unknown_malformed_and_expired_codes_are_404() {
+    let app = spawn_app().await;
+    let created = create_with_code(&app, "tv", 60).await;
+    let code = created["code"].as_str().unwrap().to_owned();
+    for bad in ["BCDF-GHJK", "nope", "AAAA-AAAA", "BCDF-GHJK-L"] {
+        if bad != code {
+            assert_error(app.pair_code(bad, "phone").await, 404, "not_found").await;
+        }
+    }
+
+    app.clock.advance(Duration::seconds(60));
+
+    assert_error(app.pair_code(&code, "phone").await, 404, "not_found").await;
+}
+
+#[tokio::test]
+async fn after_ten_attempts_a_minute_pairing_by_code_is_429_even_for_a_good_code() {
+    let app = spawn_app().await;
+    let created = create_with_code(&app, "tv", 600).await;
+    let code = created["code"].as_str().unwrap();
+    let wrong = if code == "BCDF-GHJK" {
+        "BCDF-GHJL"
+    } else {
+        "BCDF-GHJK"
+    };
+    for _ in 0..10 {
+        assert_error(app.pair_code(wrong, "phone").await, 404, "not_found").await;
+    }
+
+    let limited = app.pair_code(code, "phone").await;
+
+    let retry_after: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
+    assert_error(limited, 429, "rate_limited").await;
+    let read: Value = app
+        .get(created["token"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        read["status"], "pending",
+        "the limited attempt changed nothing"
+    );
+}
