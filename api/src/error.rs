@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use sdk::{ErrorBody, ErrorCode, ErrorDetail, ValidationError};
 
 use crate::pairing::PairingError;
-use crate::store::{BoxError, StoreError};
+use crate::store::BoxError;
 
 /// Everything a request can fail with; each variant knows its status and code.
 #[derive(Debug, thiserror::Error)]
@@ -36,9 +36,6 @@ pub enum ApiError {
     /// `404 Not Found`: no live token of this tenant has this short code.
     #[error("no live token has this code")]
     CodeNotFound,
-    /// `501 Not Implemented`: this store does not offer it yet.
-    #[error("{0}")]
-    NotImplemented(&'static str),
     /// `404 Not Found`: no live token with this value (unknown, expired, deleted, or
     /// another tenant's).
     #[error("no such token (it may have expired or been deleted)")]
@@ -76,7 +73,6 @@ impl ApiError {
                 ErrorCode::IdempotencyKeyReused,
             ),
             Self::CodeNotFound => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
-            Self::NotImplemented(_) => (StatusCode::NOT_IMPLEMENTED, ErrorCode::NotImplemented),
             Self::TokenNotFound | Self::RouteNotFound(_) => {
                 (StatusCode::NOT_FOUND, ErrorCode::NotFound)
             }
@@ -145,7 +141,6 @@ impl From<PairingError> for ApiError {
             PairingError::SameEntity => Self::SameEntity,
             PairingError::CodeNotFound => Self::CodeNotFound,
             PairingError::IdempotencyKeyReused => Self::IdempotencyKeyReused,
-            PairingError::Store(StoreError::Unsupported(what)) => Self::NotImplemented(what),
             PairingError::Store(e) => Self::Internal(e.into()),
         }
     }

@@ -224,8 +224,6 @@ pub enum ErrorCode {
     RateLimited,
     /// `500`: a fault on the server; details are in its logs.
     Internal,
-    /// `501`: the deployment's store does not offer this yet.
-    NotImplemented,
     /// A code this version of the SDK does not know yet.
     #[serde(other)]
     Unknown,

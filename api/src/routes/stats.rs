@@ -1,7 +1,7 @@
 //! `GET /v1/stats`: the calling tenant's counts and time-to-pair.
 
 use axum::extract::State;
-use sdk::{ErrorBody, Stats};
+use sdk::Stats;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -21,7 +21,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     get, path = "/v1/stats", tag = "tokens",
     responses(
         (status = 200, description = "The tenant's statistics", body = Stats),
-        (status = 501, description = "The store does not keep statistics", body = ErrorBody),
     )
 )]
 #[tracing::instrument(skip_all)]

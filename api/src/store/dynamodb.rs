@@ -1,10 +1,14 @@
 //! The DynamoDB store: one table, partition key `token`, a GSI per entity side.
 //!
-//! Every call but `list` is exactly one DynamoDB request: create is a conditional
-//! `PutItem`, get a `GetItem`, pair a conditional `UpdateItem` that returns the new item
-//! (or, when its condition fails, the item as it was), delete a conditional `DeleteItem`
-//! that returns the deleted item. DynamoDB's TTL (`expires_at_epoch`) removes expired
-//! items hours to days late, so every read checks expiry itself.
+//! Every call but `list` and `stats` is exactly one DynamoDB request: create is a
+//! conditional `PutItem` (a `TransactWriteItems` when it also claims a short code or an
+//! idempotency key), get a `GetItem`, pair a conditional `UpdateItem` that returns the new
+//! item (or, when its condition fails, the item as it was), delete a conditional
+//! `UpdateItem` that returns the item as it was and marks it deleted: `deleted_at` set,
+//! `expires_at` set to now (so every read treats it as gone) and out of the listing GSIs.
+//! DynamoDB's TTL (`expires_at_epoch`) then removes it like any expired item, hours to
+//! days later, so every read checks expiry itself. Keeping deleted items that long is
+//! what lets `stats` count deletions without a request of its own on every delete.
 //!
 //! Item layout (`AttributeValue` never leaves this module):
 //!
@@ -21,12 +25,13 @@
 //! | `entity_a_key`, `entity_b_key` | S | `tenant#entity`, partition keys of the GSIs |
 //! | `sort_key` | S | `created_at` (15 digits) `#token`: the GSIs' sort key, newest last |
 //! | `code` | S | the short code's letters, if any |
+//! | `deleted_at` | N | Unix milliseconds, once deleted |
 //!
 //! Two more kinds of item share the table, keyed so that no token can collide with them
 //! (tokens have no `#`) and absent from both GSIs:
-//! - `code#LETTERS` → `target` (the token), `tenant`, `expires_at`: a short code, written
+//! - `code#LETTERS` → `target` (the token), `owner` (tenant), `expires_at`: a short code, written
 //!   in the same transaction as its token, and free again once `expires_at` passes;
-//! - `idem#TENANT#KEY` → `request_hash`, `response` (the record as created), `expires_at`:
+//! - `idem#TENANT#KEY` → `owner`, `request_hash`, `response` (the record as created), `expires_at`:
 //!   an `Idempotency-Key`, likewise.
 
 use std::collections::HashMap;
@@ -65,6 +70,19 @@ pub const ENTITY_B_KEY: &str = "entity_b_key";
 pub const SORT_KEY: &str = "sort_key";
 /// DynamoDB's TTL attribute (Unix seconds).
 pub const TTL_ATTRIBUTE: &str = "expires_at_epoch";
+/// The GSI that `stats` reads: a tenant's records by expiry (token items only; code and
+/// idempotency items name their tenant `owner`, which keeps them out).
+pub const INDEX_TENANT: &str = "by_tenant";
+/// Partition key of [`INDEX_TENANT`].
+pub const TENANT_KEY: &str = "tenant";
+/// Sort key of [`INDEX_TENANT`] (Unix milliseconds).
+pub const EXPIRY_KEY: &str = "expires_at";
+/// The attributes [`INDEX_TENANT`] projects besides its keys: what `stats` counts with.
+pub const TENANT_INDEX_ATTRIBUTES: [&str; 4] =
+    ["entity_b", "created_at", "paired_at", "deleted_at"];
+
+/// How long an instance reuses a tenant's stats before reading them again.
+const STATS_CACHE: chrono::Duration = chrono::Duration::seconds(30);
 
 /// How far in the future "never" lies, for a pairing that lives until deleted: the
 /// pair update adds this to its time when the item has no pair TTL (see [`Store::pair`]).
@@ -75,6 +93,8 @@ const FOREVER_SECONDS: i64 = 100 * 365 * 24 * 60 * 60;
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// Each tenant's last stats, and when (by the caller's clock) they were read.
+    stats_cache: Arc<Mutex<HashMap<TenantId, (DateTime<Utc>, StatsCounts)>>>,
 }
 
 impl DynamoStore {
@@ -93,7 +113,11 @@ impl DynamoStore {
                     e.into_service_error(),
                 )
             })?;
-        Ok(Self { client, table })
+        Ok(Self {
+            client,
+            table,
+            stats_cache: Arc::default(),
+        })
     }
 
     /// A client configured from the environment, as the AWS SDK reads it
@@ -108,13 +132,14 @@ impl DynamoStore {
     /// it created one.
     pub async fn create_table(client: &Client, table: &str) -> Result<bool, StoreError> {
         let context = "creating the DynamoDB table";
-        let string_attribute = |name: &str| {
+        let attribute = |name: &str, kind: ScalarAttributeType| {
             AttributeDefinition::builder()
                 .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
+                .attribute_type(kind)
                 .build()
                 .map_err(|e| StoreError::backend(context, e))
         };
+        let string_attribute = |name: &str| attribute(name, ScalarAttributeType::S);
         let key = |name: &str, key_type: KeyType| {
             KeySchemaElement::builder()
                 .attribute_name(name)
@@ -122,19 +147,29 @@ impl DynamoStore {
                 .build()
                 .map_err(|e| StoreError::backend(context, e))
         };
-        let index = |name: &str, partition: &str| -> Result<GlobalSecondaryIndex, StoreError> {
+        let index = |name: &str, partition: &str, sort: &str, projection: Projection| {
             GlobalSecondaryIndex::builder()
                 .index_name(name)
                 .key_schema(key(partition, KeyType::Hash)?)
-                .key_schema(key(SORT_KEY, KeyType::Range)?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
+                .key_schema(key(sort, KeyType::Range)?)
+                .projection(projection)
                 .build()
                 .map_err(|e| StoreError::backend(context, e))
         };
+        let all = || {
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build()
+        };
+        let counted = Projection::builder()
+            .projection_type(ProjectionType::Include)
+            .set_non_key_attributes(Some(
+                TENANT_INDEX_ATTRIBUTES
+                    .iter()
+                    .map(|a| a.to_string())
+                    .collect(),
+            ))
+            .build();
         let created = client
             .create_table()
             .table_name(table)
@@ -143,9 +178,12 @@ impl DynamoStore {
             .attribute_definitions(string_attribute(ENTITY_A_KEY)?)
             .attribute_definitions(string_attribute(ENTITY_B_KEY)?)
             .attribute_definitions(string_attribute(SORT_KEY)?)
+            .attribute_definitions(string_attribute(TENANT_KEY)?)
+            .attribute_definitions(attribute(EXPIRY_KEY, ScalarAttributeType::N)?)
             .key_schema(key(PARTITION_KEY, KeyType::Hash)?)
-            .global_secondary_indexes(index(INDEX_ENTITY_A, ENTITY_A_KEY)?)
-            .global_secondary_indexes(index(INDEX_ENTITY_B, ENTITY_B_KEY)?)
+            .global_secondary_indexes(index(INDEX_ENTITY_A, ENTITY_A_KEY, SORT_KEY, all())?)
+            .global_secondary_indexes(index(INDEX_ENTITY_B, ENTITY_B_KEY, SORT_KEY, all())?)
+            .global_secondary_indexes(index(INDEX_TENANT, TENANT_KEY, EXPIRY_KEY, counted)?)
             .send()
             .await;
         match created {
@@ -404,7 +442,7 @@ impl Store for DynamoStore {
             return Ok(None);
         };
         let bad = |e| StoreError::backend("resolving a short code", e);
-        let owner = get_s(item, "tenant").map_err(bad)?;
+        let owner = get_s(item, "owner").map_err(bad)?;
         let expires = get_n(item, "expires_at").map_err(bad)?;
         if owner.map(String::as_str) != Some(tenant.as_str())
             || expires.is_none_or(|ms| ms <= millis(now))
@@ -416,12 +454,25 @@ impl Store for DynamoStore {
 
     async fn stats(
         &self,
-        _tenant: &TenantId,
-        _now: DateTime<Utc>,
+        tenant: &TenantId,
+        now: DateTime<Utc>,
     ) -> Result<StatsCounts, StoreError> {
-        Err(StoreError::Unsupported(
-            "statistics are not kept on the DynamoDB store yet",
-        ))
+        let cached = self
+            .stats_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(tenant)
+            .filter(|(at, _)| *at <= now && now < *at + STATS_CACHE)
+            .map(|(_, counts)| counts.clone());
+        if let Some(counts) = cached {
+            return Ok(counts);
+        }
+        let counts = self.count(tenant, now).await?;
+        self.stats_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(tenant.clone(), (now, counts.clone()));
+        Ok(counts)
     }
 
     fn change_poll_interval(&self) -> Option<std::time::Duration> {
@@ -518,14 +569,20 @@ impl Store for DynamoStore {
         token: &Token,
         now: DateTime<Utc>,
     ) -> Result<Option<TokenRecord>, StoreError> {
+        let now_ms = millis(now);
         let result = self
             .client
-            .delete_item()
+            .update_item()
             .table_name(&self.table)
             .key(PARTITION_KEY, s(token.as_str()))
+            .update_expression(
+                "SET deleted_at = :now, expires_at = :now, expires_at_epoch = :now_s \
+                 REMOVE entity_a_key, entity_b_key",
+            )
             .condition_expression("tenant = :tenant AND expires_at > :now")
             .expression_attribute_values(":tenant", s(tenant.as_str()))
-            .expression_attribute_values(":now", n(millis(now)))
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":now_s", n(epoch_seconds_ceil(now_ms)))
             .return_values(ReturnValue::AllOld)
             .send()
             .await;
@@ -679,7 +736,7 @@ impl DynamoStore {
                             .table_name(&self.table)
                             .item(PARTITION_KEY, s(code_key(code)))
                             .item("target", s(r.token.as_str()))
-                            .item("tenant", s(tenant.as_str()))
+                            .item("owner", s(tenant.as_str()))
                             .item("expires_at", n(expires_ms))
                             .item(TTL_ATTRIBUTE, n(epoch_seconds_ceil(expires_ms)))
                             .condition_expression(free)
@@ -707,7 +764,7 @@ impl DynamoStore {
                         Put::builder()
                             .table_name(&self.table)
                             .item(PARTITION_KEY, s(idempotency_key(tenant, key)))
-                            .item("tenant", s(tenant.as_str()))
+                            .item("owner", s(tenant.as_str()))
                             .item("request_hash", s(request_hash.as_str()))
                             .item("response", s(response))
                             .item("expires_at", n(expires_ms))
@@ -771,6 +828,64 @@ impl DynamoStore {
             return Err(StoreError::Duplicate);
         }
         Err(StoreError::backend(context, error))
+    }
+
+    /// Reads the tenant's stats: one paged `Query` of [`INDEX_TENANT`] for the records
+    /// that expire after the start of the window (the live ones, and those that expired
+    /// or were deleted within it), counted here.
+    async fn count(
+        &self,
+        tenant: &TenantId,
+        now: DateTime<Utc>,
+    ) -> Result<StatsCounts, StoreError> {
+        let context = "counting tokens";
+        let bad = |e| StoreError::backend(context, e);
+        let (now_ms, since_ms) = (millis(now), millis(now - super::STATS_WINDOW));
+        let mut counts = StatsCounts::default();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(INDEX_TENANT)
+                .key_condition_expression("#tenant = :tenant AND #expiry > :since")
+                .expression_attribute_names("#tenant", TENANT_KEY)
+                .expression_attribute_names("#expiry", EXPIRY_KEY)
+                .expression_attribute_values(":tenant", s(tenant.as_str()))
+                .expression_attribute_values(":since", n(since_ms))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| StoreError::backend(context, e.into_service_error()))?;
+            for item in output.items() {
+                let expires = get_n(item, EXPIRY_KEY).map_err(bad)?.unwrap_or(i64::MAX);
+                let deleted = get_n(item, "deleted_at").map_err(bad)?;
+                let paired_at = get_n(item, "paired_at").map_err(bad)?;
+                let live = expires > now_ms;
+                match (deleted, paired_at) {
+                    (Some(at), _) if at > since_ms => counts.deleted += 1,
+                    (Some(_), _) => {}
+                    (None, Some(_)) if live => counts.paired += 1,
+                    (None, None) if live => counts.pending += 1,
+                    (None, None) => counts.expired += 1,
+                    (None, Some(_)) => {}
+                }
+                if let (Some(paired), Some(created)) =
+                    (paired_at, get_n(item, "created_at").map_err(bad)?)
+                    && paired > since_ms
+                {
+                    counts
+                        .pair_latencies_ms
+                        .push((paired - created).max(0) as u64);
+                }
+            }
+            match output.last_evaluated_key() {
+                Some(last) => start = Some(last.clone()),
+                None => break,
+            }
+        }
+        Ok(counts)
     }
 
     /// Up to `wanted` live records of `entity`'s partition of one GSI, newest first,

@@ -31,9 +31,6 @@ pub enum StoreError {
     /// A live record holds this short code already.
     #[error("a live record holds this short code already")]
     DuplicateCode,
-    /// The backend does not offer this (yet).
-    #[error("{0}")]
-    Unsupported(&'static str),
     /// The backend failed or could not be reached.
     #[error("{context}")]
     Backend {

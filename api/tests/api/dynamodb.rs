@@ -2,8 +2,8 @@
 
 use api::store::DynamoStore;
 use api::store::dynamodb::{
-    ENTITY_A_KEY, ENTITY_B_KEY, INDEX_ENTITY_A, INDEX_ENTITY_B, PARTITION_KEY, SORT_KEY,
-    TTL_ATTRIBUTE,
+    ENTITY_A_KEY, ENTITY_B_KEY, EXPIRY_KEY, INDEX_ENTITY_A, INDEX_ENTITY_B, INDEX_TENANT,
+    PARTITION_KEY, SORT_KEY, TENANT_INDEX_ATTRIBUTES, TENANT_KEY, TTL_ATTRIBUTE,
 };
 use aws_sdk_dynamodb::types::{BillingMode, KeyType, ProjectionType, TimeToLiveStatus};
 
@@ -28,13 +28,27 @@ async fn every_v1_call_but_list_costs_exactly_one_dynamodb_request() {
     assert_eq!(app.pair(&token, "carol").await.status(), 409);
     assert_eq!(requests.take(), ["UpdateItem"], "pair conflict");
     assert_eq!(app.delete(&token).await.status(), 204);
-    assert_eq!(requests.take(), ["DeleteItem"], "delete");
+    assert_eq!(
+        requests.take(),
+        ["UpdateItem"],
+        "delete (marks the item deleted)"
+    );
     assert_eq!(app.get(&token).await.status(), 404);
     assert_eq!(requests.take(), ["GetItem"], "get of a deleted token");
     assert_eq!(app.pair(&token, "bob").await.status(), 404);
     assert_eq!(requests.take(), ["UpdateItem"], "pair of a deleted token");
     assert_eq!(app.delete(&token).await.status(), 404);
-    assert_eq!(requests.take(), ["DeleteItem"], "delete of a deleted token");
+    assert_eq!(requests.take(), ["UpdateItem"], "delete of a deleted token");
+
+    let coded = app
+        .create(serde_json::json!({ "entity": "tv", "code": true }))
+        .await;
+    assert_eq!(coded.status(), 201);
+    assert_eq!(
+        requests.take(),
+        ["TransactWriteItems"],
+        "create with a short code"
+    );
 
     assert_eq!(app.get_path("/v1/tokens?entity=bob").await.status(), 200);
     let list = requests.take();
@@ -90,23 +104,46 @@ async fn create_table_makes_the_documented_schema_once() {
         })
         .collect();
     indexes.sort_by(|a, b| a.0.cmp(&b.0));
-    let expected = |name: &str, partition: &str| {
+    let expected = |name: &str, partition: &str, sort: &str, projection| {
         (
             name.to_owned(),
             vec![
                 (partition.to_owned(), KeyType::Hash),
-                (SORT_KEY.to_owned(), KeyType::Range),
+                (sort.to_owned(), KeyType::Range),
             ],
-            Some(ProjectionType::All),
+            Some(projection),
         )
     };
     assert_eq!(
         indexes,
         [
-            expected(INDEX_ENTITY_A, ENTITY_A_KEY),
-            expected(INDEX_ENTITY_B, ENTITY_B_KEY)
+            expected(INDEX_ENTITY_A, ENTITY_A_KEY, SORT_KEY, ProjectionType::All),
+            expected(INDEX_ENTITY_B, ENTITY_B_KEY, SORT_KEY, ProjectionType::All),
+            expected(
+                INDEX_TENANT,
+                TENANT_KEY,
+                EXPIRY_KEY,
+                ProjectionType::Include
+            ),
         ]
     );
+    let tenant_index = t
+        .global_secondary_indexes()
+        .iter()
+        .find(|i| i.index_name() == Some(INDEX_TENANT))
+        .unwrap();
+    let mut projected: Vec<_> = tenant_index
+        .projection()
+        .unwrap()
+        .non_key_attributes()
+        .to_vec();
+    projected.sort();
+    let mut wanted: Vec<_> = TENANT_INDEX_ATTRIBUTES
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    wanted.sort();
+    assert_eq!(projected, wanted);
     let ttl = client
         .describe_time_to_live()
         .table_name(&table)

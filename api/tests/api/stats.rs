@@ -3,16 +3,11 @@
 use chrono::Duration;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, assert_error, spawn_app};
+use crate::helpers::spawn_app;
 
 #[tokio::test]
 async fn stats_count_pending_paired_deleted_and_expired_and_time_to_pair() {
     let app = spawn_app().await;
-    if app.backend == Backend::DynamoDb {
-        // Not kept on DynamoDB yet: the API says so rather than guessing.
-        assert_error(app.get_path("/v1/stats").await, 501, "not_implemented").await;
-        return;
-    }
     let empty: Value = app.get_path("/v1/stats").await.json().await.unwrap();
     assert_eq!(
         empty,
