@@ -88,13 +88,15 @@ const STATS_CACHE: chrono::Duration = chrono::Duration::seconds(30);
 /// pair update adds this to its time when the item has no pair TTL (see [`Store::pair`]).
 const FOREVER_SECONDS: i64 = 100 * 365 * 24 * 60 * 60;
 
+/// Each tenant's last stats, and when (by the caller's clock) they were read.
+type StatsCache = HashMap<TenantId, (DateTime<Utc>, StatsCounts)>;
+
 /// The DynamoDB adapter of [`Store`].
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
     client: Client,
     table: String,
-    /// Each tenant's last stats, and when (by the caller's clock) they were read.
-    stats_cache: Arc<Mutex<HashMap<TenantId, (DateTime<Utc>, StatsCounts)>>>,
+    stats_cache: Arc<Mutex<StatsCache>>,
 }
 
 impl DynamoStore {
