@@ -19,6 +19,10 @@ run-dynamo *args: python-tools
     cargo build --release --locked -p api --bin tandem-api
     scripts/with-moto bash -c 'target/release/tandem-api create-table --store dynamodb://tandem-local && exec target/release/tandem-api --store dynamodb://tandem-local "$@"' run-dynamo {{ args }}
 
+# Run the Telegram bot against the API of `just run` (needs TELOXIDE_TOKEN from BotFather; see README).
+bot *args:
+    cargo run --release --locked -p bot --bin tandem-bot -- {{ args }}
+
 # Run every check and test: formatting, clippy, unit tests, the API suite on SQLite and on DynamoDB (moto) with the Lambda emulator, the SDK's wasm32 build.
 test: lint wasm-target python-tools
     cargo test --workspace --locked
