@@ -23,10 +23,21 @@ run-dynamo *args: python-tools
 bot *args:
     cargo run --release --locked -p bot --bin tandem-bot -- {{ args }}
 
+# Load-test a local tandem-api on a fresh SQLite file (or `--host URL` for another deployment); Goose flags pass through.
+loadtest *args:
+    cargo build --release --locked -p api -p loadtest
+    scripts/loadtest {{ args }}
+
+# Measure throughput, latency, peak RSS and start-up against a minimal axum app and on DynamoDB (moto); writes bench/results.md.
+bench: python-tools
+    cargo build --release --locked -p api -p loadtest --bins --examples
+    scripts/with-moto scripts/bench
+
 # Run every check and test: formatting, clippy, unit tests, the API suite on SQLite and on DynamoDB (moto) with the Lambda emulator, the SDK's wasm32 build.
 test: lint wasm-target python-tools
     cargo test --workspace --locked
     TANDEM_TEST_STORE=dynamodb scripts/with-moto cargo test --locked -p api --test api -- --include-ignored
+    PROFILE=debug scripts/loadtest -u 4 -r 4 -t 3s --report-file target/loadtest/test-report.html
     cargo check --locked -p sdk --target wasm32-unknown-unknown
 
 # Build the arm64 Lambda bootstrap zip (target/lambda/tandem-api/bootstrap.zip) and print its size.
