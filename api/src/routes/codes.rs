@@ -32,7 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 429, description = "Too many attempts", body = ErrorBody),
     )
 )]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn pair_by_code(
     State(state): State<AppState>,
     tenant: TenantId,

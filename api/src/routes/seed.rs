@@ -32,7 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 422, description = "Invalid entity", body = ErrorBody),
     )
 )]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn create(
     State(state): State<AppState>,
     tenant: TenantId,
@@ -58,7 +58,7 @@ async fn create(
         (status = 404, description = "Unknown, expired or deleted", body = ErrorBody),
     )
 )]
-#[tracing::instrument(skip_all, fields(token = %token.0))]
+#[tracing::instrument(level = "debug", skip_all, fields(token = %token.0))]
 async fn get(
     State(state): State<AppState>,
     tenant: TenantId,
@@ -81,7 +81,7 @@ async fn get(
         (status = 422, description = "Invalid entity, or the same entity as A", body = ErrorBody),
     )
 )]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn update(
     State(state): State<AppState>,
     tenant: TenantId,
@@ -103,7 +103,7 @@ async fn update(
         (status = 404, description = "Unknown, expired or deleted", body = ErrorBody),
     )
 )]
-#[tracing::instrument(skip_all, fields(token = %token.0))]
+#[tracing::instrument(level = "debug", skip_all, fields(token = %token.0))]
 async fn delete(
     State(state): State<AppState>,
     tenant: TenantId,

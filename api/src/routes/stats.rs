@@ -23,7 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 200, description = "The tenant's statistics", body = Stats),
     )
 )]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn stats(
     State(state): State<AppState>,
     tenant: TenantId,

@@ -53,7 +53,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 422, description = "A field is invalid", body = ErrorBody),
     )
 )]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn create_token(
     State(state): State<AppState>,
     tenant: TenantId,
@@ -117,7 +117,7 @@ struct GetParams {
         (status = 422, description = "wait is over 25", body = ErrorBody),
     )
 )]
-#[tracing::instrument(skip_all, fields(token = %token.0))]
+#[tracing::instrument(level = "debug", skip_all, fields(token = %token.0))]
 async fn get_token(
     State(state): State<AppState>,
     tenant: TenantId,
@@ -173,7 +173,7 @@ async fn get_token(
         (status = 422, description = "Invalid entity, or the same entity as A", body = ErrorBody),
     )
 )]
-#[tracing::instrument(skip_all, fields(token = %token.0))]
+#[tracing::instrument(level = "debug", skip_all, fields(token = %token.0))]
 async fn pair_token(
     State(state): State<AppState>,
     tenant: TenantId,
@@ -196,7 +196,7 @@ async fn pair_token(
         (status = 404, description = "Unknown, expired or deleted", body = ErrorBody),
     )
 )]
-#[tracing::instrument(skip_all, fields(token = %token.0))]
+#[tracing::instrument(level = "debug", skip_all, fields(token = %token.0))]
 async fn delete_token(
     State(state): State<AppState>,
     tenant: TenantId,
@@ -227,7 +227,7 @@ struct ListParams {
         (status = 422, description = "Missing or invalid entity, limit or cursor", body = ErrorBody),
     )
 )]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn list_tokens(
     State(state): State<AppState>,
     tenant: TenantId,

@@ -7,6 +7,8 @@
 //! process loses nothing that was acknowledged; a power cut may lose the last few.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -69,6 +71,9 @@ const LIVE: &str = "(expires_at IS NULL OR expires_at > :now)";
 /// Settings of every connection.
 const PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;";
 
+/// How often the background checkpointer moves the write-ahead log into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
 /// How many connections serve reads.
 const READERS: u32 = 4;
 
@@ -77,6 +82,45 @@ const READERS: u32 = 4;
 pub struct SqliteStore {
     writer: Pool<SqliteConnectionManager>,
     readers: Pool<SqliteConnectionManager>,
+    _checkpointer: Arc<Checkpointer>,
+}
+
+/// Checkpoints the write-ahead log from a thread of its own, so that writes never pay for
+/// it (SQLite's automatic checkpoint runs inside the commit that crosses its threshold).
+/// Stops when the last clone of the store is dropped.
+#[derive(Debug)]
+struct Checkpointer {
+    stop: Arc<AtomicBool>,
+}
+
+impl Checkpointer {
+    fn start(path: &Path) -> rusqlite::Result<Self> {
+        let conn = Connection::open(path)?;
+        conn.execute_batch(PRAGMAS)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                while !stopped.load(Ordering::Relaxed) {
+                    std::thread::sleep(CHECKPOINT_EVERY);
+                    // PASSIVE never waits for readers or writers; what it cannot copy now
+                    // it copies next time.
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(error = %e, "WAL checkpoint failed");
+                    }
+                }
+            })
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+        Ok(Self { stop })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
 }
 
 impl SqliteStore {
@@ -97,7 +141,9 @@ impl SqliteStore {
         let writer = pool(
             SqliteConnectionManager::file(path).with_init(|c| {
                 c.execute_batch(PRAGMAS)?;
-                c.pragma_update(None, "journal_mode", "WAL")
+                c.pragma_update(None, "journal_mode", "WAL")?;
+                // The checkpointer thread does this instead (see `Checkpointer`).
+                c.pragma_update(None, "wal_autocheckpoint", 0)
             }),
             1,
         )
@@ -113,7 +159,13 @@ impl SqliteStore {
             READERS,
         )
         .map_err(|e| StoreError::backend(context, e))?;
-        Ok(Self { writer, readers })
+        let checkpointer =
+            Checkpointer::start(path).map_err(|e| StoreError::backend(context, e))?;
+        Ok(Self {
+            writer,
+            readers,
+            _checkpointer: Arc::new(checkpointer),
+        })
     }
 
     /// Runs `f` on a connection of `pool` on the blocking thread pool.
