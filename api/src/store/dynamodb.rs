@@ -431,18 +431,13 @@ impl Store for DynamoStore {
         code: &ShortCode,
         now: DateTime<Utc>,
     ) -> Result<Option<Token>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PARTITION_KEY, s(code_key(code)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::backend("resolving a short code", e.into_service_error()))?;
-        let Some(item) = output.item() else {
+        let Some(item) = self
+            .read_item(code_key(code), "resolving a short code")
+            .await?
+        else {
             return Ok(None);
         };
+        let item = &item;
         let bad = |e| StoreError::backend("resolving a short code", e);
         let owner = get_s(item, "owner").map_err(bad)?;
         let expires = get_n(item, "expires_at").map_err(bad)?;
@@ -488,17 +483,8 @@ impl Store for DynamoStore {
         token: &Token,
         now: DateTime<Utc>,
     ) -> Result<Option<TokenRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PARTITION_KEY, s(token.as_str()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::backend("reading a token", e.into_service_error()))?;
-        match output.item() {
-            Some(item) => live_record(item, tenant, now),
+        match self.read_item(token.as_str(), "reading a token").await? {
+            Some(item) => live_record(&item, tenant, now),
             None => Ok(None),
         }
     }
@@ -643,26 +629,15 @@ impl Store for DynamoStore {
         let mut items: Vec<TokenRecord> = as_a.into_iter().chain(as_b).collect();
         items.sort_by(|x, y| (y.created_at, &y.token).cmp(&(x.created_at, &x.token)));
         items.dedup_by(|x, y| x.token == y.token);
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(Cursor::after)
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(Page::from_overfetched(items, limit))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
         // A data-plane read of a key that never exists: cheap, and not throttled like
         // the control plane's DescribeTable.
-        self.client
-            .get_item()
-            .table_name(&self.table)
-            .key(PARTITION_KEY, s("-healthz-"))
-            .send()
+        self.read_item("-healthz-", "checking the DynamoDB store")
             .await
             .map(drop)
-            .map_err(|e| StoreError::backend("checking the DynamoDB store", e.into_service_error()))
     }
 }
 
@@ -675,6 +650,24 @@ fn idempotency_key(tenant: &TenantId, key: &str) -> String {
 }
 
 impl DynamoStore {
+    /// The item with partition key `key`: one strongly consistent `GetItem`.
+    async fn read_item(
+        &self,
+        key: impl Into<String>,
+        context: &'static str,
+    ) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, s(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::backend(context, e.into_service_error()))?;
+        Ok(output.item)
+    }
+
     /// The plain create: one conditional `PutItem`.
     async fn put_token(&self, tenant: &TenantId, new: &NewToken) -> Result<(), StoreError> {
         let result = self

@@ -211,6 +211,21 @@ pub struct Page {
     pub next: Option<Cursor>,
 }
 
+impl Page {
+    /// The page of `limit` records from `items`, newest first, fetched with one extra so
+    /// that a further page shows itself: if the extra is there, it is dropped and the page
+    /// continues after its last record.
+    pub fn from_overfetched(mut items: Vec<TokenRecord>, limit: usize) -> Self {
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(Cursor::after)
+        } else {
+            None
+        };
+        Self { items, next }
+    }
+}
+
 /// Where token records live. Every method sees only the given tenant's records, and
 /// treats a record whose `expires_at` is at or before `now` as absent, whether or not
 /// the backend has removed it yet.

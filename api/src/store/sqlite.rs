@@ -581,7 +581,7 @@ impl Store for SqliteStore {
             Some(c) => (millis(c.created_at), c.token.as_str().to_owned()),
             None => (i64::MAX, String::new()),
         };
-        let mut items = Self::run(&self.readers, "listing tokens", move |conn| {
+        let items = Self::run(&self.readers, "listing tokens", move |conn| {
             conn.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM tokens
                  WHERE tenant = ?1 AND (entity_a = ?2 OR entity_b = ?2)
@@ -604,13 +604,7 @@ impl Store for SqliteStore {
             .collect::<rusqlite::Result<Vec<_>>>()
         })
         .await?;
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(Cursor::after)
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(Page::from_overfetched(items, limit))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
