@@ -37,6 +37,7 @@ bench: python-tools
 test: lint wasm-target python-tools
     cargo test --workspace --locked
     TANDEM_TEST_STORE=dynamodb scripts/with-moto cargo test --locked -p api --test api -- --include-ignored
+    cargo build --locked -p api -p loadtest --bins
     PROFILE=debug scripts/loadtest -u 4 -r 4 -t 3s --report-file target/loadtest/test-report.html
     cargo check --locked -p sdk --target wasm32-unknown-unknown
 

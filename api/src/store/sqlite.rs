@@ -1,8 +1,8 @@
 //! The embedded store: one SQLite file in WAL mode.
 //!
-//! Writes go through a single connection, so each is one short transaction that never
-//! waits on a lock held by another writer of this process; reads use a small pool of
-//! their own and, thanks to WAL, never wait on a write. Every commit reaches the WAL
+//! Writes go through a single connection owned by a thread of its own: they queue on a
+//! channel rather than contend for a lock, and each is one short transaction. Reads use a
+//! small pool of their own and, thanks to WAL, never wait on a write. Every commit reaches the WAL
 //! file before it is acknowledged (`synchronous = NORMAL`), so a `kill -9` of the
 //! process loses nothing that was acknowledged; a power cut may lose the last few.
 
@@ -80,9 +80,56 @@ const READERS: u32 = 4;
 /// The SQLite adapter of [`Store`].
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    writer: Pool<SqliteConnectionManager>,
+    writer: Writer,
     readers: Pool<SqliteConnectionManager>,
     _checkpointer: Arc<Checkpointer>,
+}
+
+/// A unit of work for the writer thread.
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// The one connection that writes, on a thread of its own; stops when the last clone of
+/// the store is dropped (its queue closes).
+#[derive(Debug, Clone)]
+struct Writer {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+impl Writer {
+    fn start(mut conn: Connection) -> std::io::Result<Self> {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || {
+                for job in queue {
+                    // A panicking job must not take every later write down with it.
+                    let run = std::panic::AssertUnwindSafe(|| job(&mut conn));
+                    if std::panic::catch_unwind(run).is_err() {
+                        tracing::error!("a SQLite write panicked");
+                    }
+                }
+            })?;
+        Ok(Self { jobs })
+    }
+
+    /// Runs `f` on the writer thread and waits for its result.
+    async fn run<R, F>(&self, context: &'static str, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<R> + Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            // The caller may have gone; then nobody needs the answer.
+            let _ = reply.send(f(conn));
+        });
+        let stopped = || StoreError::backend(context, "the SQLite writer thread has stopped");
+        self.jobs.send(job).map_err(|_| stopped())?;
+        answer
+            .await
+            .map_err(|_| stopped())?
+            .map_err(|e| StoreError::backend(context, e))
+    }
 }
 
 /// Checkpoints the write-ahead log from a thread of its own, so that writes never pay for
@@ -138,19 +185,16 @@ impl SqliteStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::backend(context, e))?;
         }
-        let writer = pool(
-            SqliteConnectionManager::file(path).with_init(|c| {
-                c.execute_batch(PRAGMAS)?;
-                c.pragma_update(None, "journal_mode", "WAL")?;
-                // The checkpointer thread does this instead (see `Checkpointer`).
-                c.pragma_update(None, "wal_autocheckpoint", 0)
-            }),
-            1,
-        )
-        .map_err(|e| StoreError::backend(context, e))?;
-        let mut conn = writer.get().map_err(|e| StoreError::backend(context, e))?;
-        migrate(&mut conn).map_err(|e| StoreError::backend(context, e))?;
-        drop(conn);
+        let mut conn = Connection::open(path).map_err(|e| StoreError::backend(context, e))?;
+        let setup = |c: &mut Connection| {
+            c.execute_batch(PRAGMAS)?;
+            c.pragma_update(None, "journal_mode", "WAL")?;
+            // The checkpointer thread does this instead (see `Checkpointer`).
+            c.pragma_update(None, "wal_autocheckpoint", 0)?;
+            migrate(c)
+        };
+        setup(&mut conn).map_err(|e| StoreError::backend(context, e))?;
+        let writer = Writer::start(conn).map_err(|e| StoreError::backend(context, e))?;
         let readers = pool(
             SqliteConnectionManager::file(path).with_init(|c| {
                 c.execute_batch(PRAGMAS)?;
@@ -402,13 +446,14 @@ impl Store for SqliteStore {
     ) -> Result<Inserted, StoreError> {
         let tenant = tenant.as_str().to_owned();
         let new = new.clone();
-        Self::run(&self.writer, "inserting a token", move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let outcome = insert_in(&tx, &tenant, &new, millis(now))?;
-            tx.commit()?;
-            Ok(outcome)
-        })
-        .await?
+        self.writer
+            .run("inserting a token", move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let outcome = insert_in(&tx, &tenant, &new, millis(now))?;
+                tx.commit()?;
+                Ok(outcome)
+            })
+            .await?
     }
 
     async fn resolve_code(
@@ -505,38 +550,39 @@ impl Store for SqliteStore {
     ) -> Result<PairOutcome, StoreError> {
         let (tenant, token) = (tenant.as_str().to_owned(), token.as_str().to_owned());
         let entity_b = entity_b.as_str().to_owned();
-        Self::run(&self.writer, "pairing a token", move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let now = millis(now);
-            let paired = tx
-                .prepare_cached(&format!(
-                    "UPDATE tokens
+        self.writer
+            .run("pairing a token", move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let now = millis(now);
+                let paired = tx
+                    .prepare_cached(&format!(
+                        "UPDATE tokens
                      SET entity_b = ?3, paired_at = ?4,
                          expires_at = CASE WHEN pair_ttl_seconds IS NULL THEN NULL
                                            ELSE ?4 + pair_ttl_seconds * 1000 END
                      WHERE token = ?1 AND tenant = ?2 AND entity_b IS NULL AND entity_a <> ?3
                        AND (expires_at IS NULL OR expires_at > ?4)
                      RETURNING {COLUMNS}"
-                ))?
-                .query_row(params![token, tenant, entity_b, now], record_from_row)
-                .optional()?;
-            let outcome = match paired {
-                Some(record) => {
-                    let latency = (record.paired_at.unwrap_or(record.created_at)
-                        - record.created_at)
-                        .num_milliseconds();
-                    record_event(&tx, &tenant, "paired", now, Some(latency))?;
-                    PairOutcome::Paired(record)
-                }
-                None => match select_live(&tx, &tenant, &token, now)? {
-                    Some(record) => PairOutcome::Unchanged(record),
-                    None => PairOutcome::Missing,
-                },
-            };
-            tx.commit()?;
-            Ok(outcome)
-        })
-        .await
+                    ))?
+                    .query_row(params![token, tenant, entity_b, now], record_from_row)
+                    .optional()?;
+                let outcome = match paired {
+                    Some(record) => {
+                        let latency = (record.paired_at.unwrap_or(record.created_at)
+                            - record.created_at)
+                            .num_milliseconds();
+                        record_event(&tx, &tenant, "paired", now, Some(latency))?;
+                        PairOutcome::Paired(record)
+                    }
+                    None => match select_live(&tx, &tenant, &token, now)? {
+                        Some(record) => PairOutcome::Unchanged(record),
+                        None => PairOutcome::Missing,
+                    },
+                };
+                tx.commit()?;
+                Ok(outcome)
+            })
+            .await
     }
 
     async fn delete(
@@ -546,26 +592,27 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<Option<TokenRecord>, StoreError> {
         let (tenant, token) = (tenant.as_str().to_owned(), token.as_str().to_owned());
-        Self::run(&self.writer, "deleting a token", move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let now = millis(now);
-            let deleted = tx
-                .prepare_cached(&format!(
-                    "DELETE FROM tokens WHERE token = :token AND tenant = :tenant AND {LIVE}
+        self.writer
+            .run("deleting a token", move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let now = millis(now);
+                let deleted = tx
+                    .prepare_cached(&format!(
+                        "DELETE FROM tokens WHERE token = :token AND tenant = :tenant AND {LIVE}
                      RETURNING {COLUMNS}"
-                ))?
-                .query_row(
-                    named_params! { ":token": token, ":tenant": tenant, ":now": now },
-                    record_from_row,
-                )
-                .optional()?;
-            if deleted.is_some() {
-                record_event(&tx, &tenant, "deleted", now, None)?;
-            }
-            tx.commit()?;
-            Ok(deleted)
-        })
-        .await
+                    ))?
+                    .query_row(
+                        named_params! { ":token": token, ":tenant": tenant, ":now": now },
+                        record_from_row,
+                    )
+                    .optional()?;
+                if deleted.is_some() {
+                    record_event(&tx, &tenant, "deleted", now, None)?;
+                }
+                tx.commit()?;
+                Ok(deleted)
+            })
+            .await
     }
 
     async fn list(
