@@ -33,7 +33,7 @@ bench: python-tools
     cargo build --release --locked -p api -p loadtest --bins --examples
     scripts/with-moto scripts/bench
 
-# Run every check and test: formatting, clippy, unit tests, the API suite on SQLite and on DynamoDB (moto) with the Lambda emulator, the SDK's wasm32 build.
+# Run every check and test: formatting, clippy, unit tests, the API suite on SQLite and on DynamoDB (moto) with the Lambda emulator, the bot against a Telegram emulator, a short load test, the SDK's wasm32 build.
 test: lint wasm-target python-tools
     cargo test --workspace --locked
     TANDEM_TEST_STORE=dynamodb scripts/with-moto cargo test --locked -p api --test api -- --include-ignored
