@@ -26,7 +26,7 @@ use super::{
 
 /// The schema's migrations, in order; `PRAGMA user_version` counts those applied. Times
 /// are Unix milliseconds; a `NULL` `expires_at` never expires. `tenant` scopes every query.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     // (IF NOT EXISTS: databases made before migrations were counted have this already.)
     "CREATE TABLE IF NOT EXISTS tokens (
         token            TEXT    NOT NULL PRIMARY KEY,
@@ -60,6 +60,9 @@ const MIGRATIONS: [&str; 2] = [
         latency_ms INTEGER
     ) STRICT;
     CREATE INDEX events_by_tenant ON events (tenant, kind, at);",
+    // What the purge of long-expired records reads.
+    "CREATE INDEX tokens_by_expiry ON tokens (expires_at) WHERE expires_at IS NOT NULL;
+    CREATE INDEX idempotency_by_expiry ON idempotency (expires_at);",
 ];
 
 /// The columns [`record_from_row`] reads, in order.
@@ -73,6 +76,15 @@ const PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;"
 
 /// How often the background checkpointer moves the write-ahead log into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// How often records that expired long ago are deleted, in checkpoints (one minute).
+const PURGE_EVERY_CHECKPOINTS: u32 = 120;
+
+/// How long an expired record is kept: past the stats window, so stats still count it.
+const KEEP_EXPIRED: chrono::Duration = chrono::Duration::hours(25);
+
+/// The most records one purge deletes, so that it never holds the write lock for long.
+const PURGE_BATCH: i64 = 1000;
 
 /// How many connections serve reads.
 const READERS: u32 = 4;
@@ -133,15 +145,16 @@ impl Writer {
 }
 
 /// Checkpoints the write-ahead log from a thread of its own, so that writes never pay for
-/// it (SQLite's automatic checkpoint runs inside the commit that crosses its threshold).
-/// Stops when the last clone of the store is dropped.
+/// it (SQLite's automatic checkpoint runs inside the commit that crosses its threshold),
+/// and once a minute has the writer purge records that expired long ago. Stops when the
+/// last clone of the store is dropped.
 #[derive(Debug)]
 struct Checkpointer {
     stop: Arc<AtomicBool>,
 }
 
 impl Checkpointer {
-    fn start(path: &Path) -> rusqlite::Result<Self> {
+    fn start(path: &Path, writer: Writer) -> rusqlite::Result<Self> {
         let conn = Connection::open(path)?;
         conn.execute_batch(PRAGMAS)?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -149,8 +162,19 @@ impl Checkpointer {
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || {
+                let mut ticks = 0u32;
                 while !stopped.load(Ordering::Relaxed) {
                     std::thread::sleep(CHECKPOINT_EVERY);
+                    ticks += 1;
+                    if ticks.is_multiple_of(PURGE_EVERY_CHECKPOINTS) {
+                        let job: Job = Box::new(|conn| {
+                            if let Err(e) = purge(conn, chrono::Utc::now()) {
+                                tracing::warn!(error = %e, "purging expired records failed");
+                            }
+                        });
+                        // The writer is gone only when the store is; then so are we.
+                        let _ = writer.jobs.send(job);
+                    }
                     // PASSIVE never waits for readers or writers; what it cannot copy now
                     // it copies next time.
                     if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
@@ -194,6 +218,7 @@ impl SqliteStore {
             migrate(c)
         };
         setup(&mut conn).map_err(|e| StoreError::backend(context, e))?;
+        purge(&conn, chrono::Utc::now()).map_err(|e| StoreError::backend(context, e))?;
         let writer = Writer::start(conn).map_err(|e| StoreError::backend(context, e))?;
         let readers = pool(
             SqliteConnectionManager::file(path).with_init(|c| {
@@ -203,8 +228,8 @@ impl SqliteStore {
             READERS,
         )
         .map_err(|e| StoreError::backend(context, e))?;
-        let checkpointer =
-            Checkpointer::start(path).map_err(|e| StoreError::backend(context, e))?;
+        let checkpointer = Checkpointer::start(path, writer.clone())
+            .map_err(|e| StoreError::backend(context, e))?;
         Ok(Self {
             writer,
             readers,
@@ -230,6 +255,21 @@ impl SqliteStore {
         .await
         .map_err(|e| StoreError::backend(context, e))?
     }
+}
+
+/// Deletes up to a batch of records that expired more than [`KEEP_EXPIRED`] before `now`,
+/// and the idempotency keys that have expired; returns how many records went.
+fn purge(conn: &Connection, now: DateTime<Utc>) -> rusqlite::Result<usize> {
+    let cutoff = millis(now - KEEP_EXPIRED);
+    let purged = conn
+        .prepare_cached(
+            "DELETE FROM tokens WHERE rowid IN
+                 (SELECT rowid FROM tokens WHERE expires_at <= ?1 LIMIT ?2)",
+        )?
+        .execute(params![cutoff, PURGE_BATCH])?;
+    conn.prepare_cached("DELETE FROM idempotency WHERE expires_at <= ?1")?
+        .execute(params![millis(now)])?;
+    Ok(purged)
 }
 
 /// Applies the migrations not applied yet, in one transaction.
@@ -660,5 +700,65 @@ impl Store for SqliteStore {
         })
         .await
         .map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration as Span;
+    use sdk::{EntityId, Status};
+
+    use super::*;
+
+    fn record(token: &str, created_at: DateTime<Utc>, ttl: Span) -> NewToken {
+        NewToken {
+            record: TokenRecord {
+                token: Token::parse(token).unwrap(),
+                code: None,
+                entity_a: EntityId::parse("a").unwrap(),
+                entity_b: None,
+                status: Status::Pending,
+                label: None,
+                created_at,
+                paired_at: None,
+                expires_at: Some(created_at + ttl),
+            },
+            pair_ttl: None,
+            idempotency: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn records_that_expired_over_a_day_ago_are_purged_and_recent_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let now = Utc::now();
+        let store = SqliteStore::open(&path).await.unwrap();
+        let tenant = TenantId::local();
+        for (token, created, ttl) in [
+            ("long-gone", now - Span::days(3), Span::minutes(1)),
+            ("just-expired", now - Span::hours(2), Span::minutes(1)),
+            ("live", now, Span::hours(1)),
+        ] {
+            store
+                .insert(&tenant, &record(token, created, ttl), created)
+                .await
+                .unwrap();
+        }
+        drop(store);
+
+        // Opening purges too (and a running store does it once a minute).
+        let _reopened = SqliteStore::open(&path).await.unwrap();
+
+        let conn = Connection::open(&path).unwrap();
+        let mut left: Vec<String> = conn
+            .prepare("SELECT token FROM tokens")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        left.sort();
+        assert_eq!(left, ["just-expired", "live"]);
     }
 }
