@@ -1,0 +1,3 @@
+//! Mounts the dashboard on the page's body.
+
+fn main() {}
