@@ -1,6 +1,7 @@
 //! The configuration of `tandem-api`: every setting is a flag and an environment variable.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
@@ -37,6 +38,11 @@ pub struct Config {
     /// Without API keys there is no limit.
     #[arg(long, env = "TANDEM_RATE_LIMIT", default_value_t = 100)]
     pub rate_limit: u32,
+
+    /// The built dashboard (`just web`), served at `/`; when it is missing, `/` says how
+    /// to build it.
+    #[arg(long, env = "TANDEM_DASHBOARD_DIR", default_value = "./web/dist")]
+    pub dashboard_dir: PathBuf,
 
     /// Log filter, in `tracing` `EnvFilter` syntax (for example `info,api=debug`).
     #[arg(long = "log", env = "RUST_LOG", default_value = "info", global = true)]
@@ -89,6 +95,7 @@ mod tests {
         let config = Config::try_parse_from(["tandem-api"]).unwrap();
         assert_eq!(config.listen, "127.0.0.1:3000".parse().unwrap());
         assert_eq!(config.store.to_string(), "sqlite://./data/tandem.db");
+        assert_eq!(config.dashboard_dir, PathBuf::from("./web/dist"));
         assert!(config.command.is_none());
     }
 

@@ -12,6 +12,7 @@ pub mod store;
 pub mod telemetry;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub pairings: Pairings,
     /// API keys and rate limits.
     pub access: Arc<Access>,
+    /// Where the built dashboard lives, if it is served.
+    pub dashboard_dir: Option<Arc<PathBuf>>,
 }
 
 impl AppState {
@@ -51,7 +54,15 @@ impl AppState {
         Self {
             pairings: Pairings::new(store, clock),
             access: Arc::new(Access::open()),
+            dashboard_dir: None,
         }
+    }
+
+    /// The same state serving the dashboard built into `dir` at `/`.
+    #[must_use]
+    pub fn with_dashboard(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dashboard_dir = Some(Arc::new(dir.into()));
+        self
     }
 
     /// The same state with `access` instead.
@@ -71,6 +82,9 @@ pub fn app(state: AppState) -> Router {
             .expect("the OpenAPI document serializes"),
     );
     router
+        .merge(routes::dashboard::router(
+            state.dashboard_dir.as_deref().map(PathBuf::as_path),
+        ))
         .route(
             "/openapi.json",
             get(move || async move { ([(CONTENT_TYPE, "application/json")], openapi_json) }),
@@ -107,7 +121,8 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         .await
         .with_context(|| format!("could not open the store {}", config.store))?;
     Ok(AppState::new(store, Arc::new(SystemClock))
-        .with_access(Access::new(keys, config.rate_limit)))
+        .with_access(Access::new(keys, config.rate_limit))
+        .with_dashboard(&config.dashboard_dir))
 }
 
 /// The API bound to its local address, ready to serve.

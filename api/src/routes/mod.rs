@@ -1,6 +1,7 @@
 //! The HTTP routes, one module per resource; [`crate::app`] merges them.
 
 pub mod codes;
+pub mod dashboard;
 pub mod health;
 pub mod seed;
 pub mod stats;

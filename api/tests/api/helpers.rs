@@ -80,15 +80,21 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the API on a fresh store of the suite's backend, with `access` (keys, limits).
 pub async fn spawn_app_with(access: Access) -> TestApp {
-    spawn(Backend::from_env(), access).await
+    spawn(Backend::from_env(), access, None).await
+}
+
+/// Starts the API on a fresh store of the suite's backend, serving the dashboard built
+/// into `dir` (which need not exist).
+pub async fn spawn_app_with_dashboard(dir: &std::path::Path) -> TestApp {
+    spawn(Backend::from_env(), Access::open(), Some(dir)).await
 }
 
 /// Starts the API on a fresh store of `backend` and a free port.
 pub async fn spawn_app_on(backend: Backend) -> TestApp {
-    spawn(backend, Access::open()).await
+    spawn(backend, Access::open(), None).await
 }
 
-async fn spawn(backend: Backend, access: Access) -> TestApp {
+async fn spawn(backend: Backend, access: Access, dashboard: Option<&std::path::Path>) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let (store, dynamo_requests): (Arc<dyn Store>, _) = match backend {
         Backend::Sqlite => {
@@ -111,7 +117,10 @@ async fn spawn(backend: Backend, access: Access) -> TestApp {
         }
     };
     let clock = Arc::new(ManualClock::new(Utc::now()));
-    let state = AppState::new(store.clone(), clock.clone()).with_access(access);
+    let mut state = AppState::new(store.clone(), clock.clone()).with_access(access);
+    if let Some(dir) = dashboard {
+        state = state.with_dashboard(dir);
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a free port");

@@ -3,6 +3,7 @@
 mod auth;
 mod codes;
 mod concurrency;
+mod dashboard;
 mod durability;
 mod dynamodb;
 mod errors;
