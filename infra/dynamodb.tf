@@ -1,0 +1,77 @@
+# The table of the DynamoDB store: the same schema `tandem-api create-table` creates
+# (api/src/store/dynamodb.rs), which infra/tests/terraform.rs checks attribute by attribute.
+
+resource "aws_dynamodb_table" "tokens" {
+  name = var.name
+  # On-demand: nothing to pay while idle, no capacity to plan, and no throttling on bursts up
+  # to twice the previous peak. (So there is no auto scaling to configure either.)
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "token"
+
+  attribute {
+    name = "token"
+    type = "S"
+  }
+  attribute {
+    name = "entity_a_key"
+    type = "S"
+  }
+  attribute {
+    name = "entity_b_key"
+    type = "S"
+  }
+  attribute {
+    name = "sort_key"
+    type = "S"
+  }
+  attribute {
+    name = "tenant"
+    type = "S"
+  }
+  attribute {
+    name = "expires_at"
+    type = "N"
+  }
+
+  # Listing by entity, newest first: `tenant#entity` partitions, sorted by creation time.
+  global_secondary_index {
+    name            = "by_entity_a"
+    hash_key        = "entity_a_key"
+    range_key       = "sort_key"
+    projection_type = "ALL"
+  }
+  # Sparse: only paired items have entity_b_key.
+  global_secondary_index {
+    name            = "by_entity_b"
+    hash_key        = "entity_b_key"
+    range_key       = "sort_key"
+    projection_type = "ALL"
+  }
+  # What /v1/stats counts: a tenant's records by expiry, with only the attributes it needs.
+  global_secondary_index {
+    name               = "by_tenant"
+    hash_key           = "tenant"
+    range_key          = "expires_at"
+    projection_type    = "INCLUDE"
+    non_key_attributes = ["entity_b", "created_at", "paired_at", "deleted_at"]
+  }
+
+  # DynamoDB deletes expired items hours to days late; the store filters them on read anyway.
+  ttl {
+    attribute_name = "expires_at_epoch"
+    enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  # Encrypted at rest with the deployment's own key (kms.tf) rather than an AWS-owned one, so
+  # that the key policy and CloudTrail show who can read the table's data.
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = aws_kms_key.tandem.arn
+  }
+
+  deletion_protection_enabled = var.table_deletion_protection
+}

@@ -1,0 +1,45 @@
+# What `just deploy` prints and uses (`terraform -chdir=infra output`).
+
+output "api_url" {
+  description = "Base URL of the HTTP API (https://ID.execute-api.REGION.amazonaws.com), for the SDK, curl and `just loadtest --host`."
+  value       = aws_apigatewayv2_api.http.api_endpoint
+}
+
+output "dashboard_url" {
+  description = "The dashboard, served by the API at /."
+  value       = "${aws_apigatewayv2_api.http.api_endpoint}/"
+}
+
+output "table_name" {
+  description = "The DynamoDB table."
+  value       = aws_dynamodb_table.tokens.name
+}
+
+output "api_function_name" {
+  description = "The API's Lambda function (for `aws logs tail /aws/lambda/NAME --follow`)."
+  value       = aws_lambda_function.api.function_name
+}
+
+output "bot_function_name" {
+  description = "The bot's Lambda function; empty without the bot."
+  value       = var.enable_bot ? aws_lambda_function.bot[0].function_name : ""
+}
+
+output "bot_webhook_url" {
+  description = "The URL Telegram is told to call (setWebhook); empty without the bot."
+  value       = var.enable_bot ? "${aws_apigatewayv2_api.http.api_endpoint}/telegram/webhook" : ""
+}
+
+output "bot_webhook_secret" {
+  description = "The secret setWebhook registers, also in SSM at /NAME/bot/webhook-secret; empty without the bot."
+  value       = var.enable_bot ? random_password.webhook_secret[0].result : ""
+  sensitive   = true
+}
+
+output "ssm_parameters" {
+  description = "Names of the SSM SecureString parameters holding the deployment's secrets."
+  value = concat(
+    [aws_ssm_parameter.api_keys.name],
+    var.enable_bot ? [aws_ssm_parameter.telegram_bot_token[0].name, aws_ssm_parameter.webhook_secret[0].name, aws_ssm_parameter.bot_api_key[0].name] : [],
+  )
+}
