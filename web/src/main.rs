@@ -1,3 +1,6 @@
 //! Mounts the dashboard on the page's body.
 
-fn main() {}
+fn main() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(web::App);
+}

@@ -1,0 +1,4 @@
+// Loads the dashboard's WebAssembly; its `main` mounts the app on <body>.
+import init from "./web.js";
+
+init();
