@@ -43,3 +43,13 @@ output "ssm_parameters" {
     var.enable_bot ? [aws_ssm_parameter.telegram_bot_token[0].name, aws_ssm_parameter.webhook_secret[0].name, aws_ssm_parameter.bot_api_key[0].name] : [],
   )
 }
+
+output "name" {
+  description = "The deployment's name (var.name), read back by `just destroy`."
+  value       = var.name
+}
+
+output "region" {
+  description = "The region deployed to (var.region), read back by `just deploy` and `just destroy` so that neither acts on another region by mistake."
+  value       = var.region
+}
