@@ -1,11 +1,11 @@
 # The HTTPS endpoint: an API Gateway HTTP API in front of both functions.
 #
 # Why not a Lambda function URL? A function URL can only be bounded by the function's reserved
-# concurrency, which new accounts cannot set (their quota of 10 must stay unreserved) and which
+# concurrency, which a new account cannot set (all 10 of its quota must stay unreserved) and which
 # bounds requests in flight, not requests a second. The HTTP API's stage throttling bounds the
 # rate of the whole deployment in front of the per-key limits tandem-api enforces per instance,
-# answers the excess with 429 before any Lambda runs (so a flood costs API Gateway's 1 USD per
-# million requests, not Lambda time), gives an access log, and puts the API, the dashboard and
+# answers the excess with 429 before any Lambda runs (so a flood costs no Lambda time), gives
+# an access log, and puts the API, the dashboard and
 # the bot's webhook on one origin. It speaks the payload format 2.0 that tandem-api's
 # lambda_http (feature apigw_http) expects.
 

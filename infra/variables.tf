@@ -94,7 +94,7 @@ variable "api_timeout_seconds" {
 }
 
 variable "api_reserved_concurrency" {
-  description = "Concurrent executions reserved for (and capping) the API's Lambda; -1 reserves none. New accounts have a quota of 10 and must leave 10 unreserved, so reserving fails there until the quota is raised."
+  description = "Concurrent executions reserved for (and capping) the API's Lambda; -1 reserves none. Lambda keeps a minimum unreserved (100 on a standard account; all 10 of a new account's quota), so on a new account reserving fails until the quota is raised."
   type        = number
   default     = -1
 
