@@ -10,9 +10,13 @@ export PATH := justfile_directory() / venv / "bin" + ":" + env_var("PATH")
 default:
     @just --list
 
-# Serve the API on 127.0.0.1:3000 with the embedded SQLite store under ./data/ (flags pass through, see --help).
-run *args:
+# Serve the API and the dashboard on http://127.0.0.1:3000 with the embedded SQLite store under ./data/ (flags pass through, see --help).
+run *args: web
     cargo run --release --locked -p api --bin tandem-api -- {{ args }}
+
+# Build the dashboard into web/dist (installs the wasm-bindgen CLI of Cargo.lock's version when missing).
+web: wasm-target
+    scripts/web-build
 
 # Serve the API on a local DynamoDB stand-in (moto) instead of SQLite; the data is gone when it stops.
 run-dynamo *args: python-tools
@@ -33,8 +37,8 @@ bench: python-tools
     cargo build --release --locked -p api -p loadtest --bins --examples
     scripts/with-moto scripts/bench
 
-# Run every check and test: formatting, clippy, unit tests, the API suite on SQLite and on DynamoDB (moto) with the Lambda emulator, the bot against a Telegram emulator, a short load test, the SDK's wasm32 build.
-test: lint wasm-target python-tools
+# Run every check and test: formatting, clippy, the Terraform checks (fmt, checkov, schema in step with the code), unit tests, the API suite on SQLite and on DynamoDB (moto) with the Lambda emulator, the bot against a Telegram emulator, the dashboard in headless Chromium, a short load test, the SDK's wasm32 build.
+test: lint web browser-tools python-tools infra-check
     cargo test --workspace --locked
     TANDEM_TEST_STORE=dynamodb scripts/with-moto cargo test --locked -p api --test api -- --include-ignored
     cargo build --locked -p api -p loadtest --bins
@@ -46,6 +50,23 @@ lambda-build: python-tools
     cargo lambda build --locked --profile lambda --arm64 --output-format zip -p api --bin tandem-api
     @ls -l target/lambda/tandem-api/
     @unzip -l target/lambda/tandem-api/bootstrap.zip | tail -n 3
+
+# Retake the README's dashboard screenshot (docs/dashboard.png) with the browser tests' setup.
+screenshot: web browser-tools
+    cargo test --locked -p web --test browser -- a_token_created_in_the_dashboard
+    cp target/screenshots/dashboard.png docs/dashboard.png
+
+# Deploy to AWS: build both Lambdas (arm64) and the dashboard, terraform apply infra/, register the bot's webhook (README "Deploy to AWS"; terraform flags pass through, e.g. -auto-approve).
+deploy *args: python-tools web
+    scripts/deploy {{ args }}
+
+# Tear down what `just deploy` created (terraform destroy of infra/; flags pass through).
+destroy *args:
+    scripts/destroy {{ args }}
+
+# Check the Terraform offline: terraform fmt and a checkov policy scan (installs checkov into target/tools/checkov-venv).
+infra-check:
+    scripts/infra-check
 
 # Format the code.
 fmt:
@@ -65,6 +86,15 @@ python-tools:
     python3 -m venv "{{ venv }}"
     "{{ venv }}/bin/pip" install --quiet --disable-pip-version-check -r scripts/python-tools.txt
     touch "$stamp"
+
+# Install Chromium and chromedriver from Debian for the browser tests (does nothing when present).
+browser-tools:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    command -v chromium >/dev/null && command -v chromedriver >/dev/null && exit 0
+    sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq chromium chromium-driver
 
 # Install the wasm32 target the SDK and the dashboard build for (does nothing when present).
 wasm-target:

@@ -9,7 +9,8 @@ use crate::helpers::{Api, Browser, unique};
 #[tokio::test]
 async fn a_token_created_in_the_dashboard_turns_paired_live_and_can_be_listed_and_deleted() {
     let api = Api::start().await;
-    let browser = Browser::start(1280, 900).await;
+    // Tall enough for the README's screenshot to show the whole card.
+    let browser = Browser::start(1280, 1120).await;
     let alice = unique("user:alice");
     browser.open(&api.url("/")).await;
 
@@ -62,7 +63,7 @@ async fn a_token_created_in_the_dashboard_turns_paired_live_and_can_be_listed_an
     browser
         .wait_for("#create-result .token-card[data-status='paired']")
         .await;
-    println!(
+    eprintln!(
         "the page showed the pairing {} ms after the pair request was sent",
         paired_at.elapsed().as_millis()
     );
@@ -301,8 +302,9 @@ async fn lookup_and_stats_show_what_the_api_holds() {
 #[tokio::test]
 async fn the_dashboard_fits_a_phone_screen() {
     let api = Api::start().await;
-    let browser = Browser::start(375, 812).await;
+    let browser = Browser::phone().await;
     browser.open(&api.url("/")).await;
+    assert_eq!(browser.eval("return window.innerWidth;").await, 375);
     browser.fill("#create-entity", &unique("user:phone")).await;
     browser.click("#create-submit").await;
     browser.wait_for("#create-result .token-card").await;

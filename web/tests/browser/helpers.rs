@@ -177,8 +177,21 @@ pub struct Browser {
 }
 
 impl Browser {
-    /// Starts Chromium with a `width`×`height` window.
+    /// Starts Chromium with a `width`×`height` desktop window.
     pub async fn start(width: u32, height: u32) -> Self {
+        Self::launch(format!("--window-size={width},{height}"), None).await
+    }
+
+    /// Starts Chromium emulating a phone with a 375×812 px screen (headless windows cannot
+    /// be that narrow).
+    pub async fn phone() -> Self {
+        let emulation = serde_json::json!({
+            "deviceMetrics": { "width": 375, "height": 812, "pixelRatio": 2.0, "mobile": true, "touch": true }
+        });
+        Self::launch("--window-size=500,900".to_owned(), Some(emulation)).await
+    }
+
+    async fn launch(window_size: String, mobile_emulation: Option<serde_json::Value>) -> Self {
         let driver = Driver::start();
         let profile = tempfile::tempdir().expect("temp dir");
         let args = vec![
@@ -191,14 +204,15 @@ impl Browser {
             "--disable-component-update".to_owned(),
             "--disable-sync".to_owned(),
             "--disable-dev-shm-usage".to_owned(),
-            format!("--window-size={width},{height}"),
+            window_size,
             format!("--user-data-dir={}", profile.path().display()),
         ];
         let mut capabilities = serde_json::Map::new();
-        capabilities.insert(
-            "goog:chromeOptions".to_owned(),
-            serde_json::json!({ "args": args }),
-        );
+        let mut options = serde_json::json!({ "args": args });
+        if let Some(emulation) = mobile_emulation {
+            options["mobileEmulation"] = emulation;
+        }
+        capabilities.insert("goog:chromeOptions".to_owned(), options);
         let url = format!("http://127.0.0.1:{}", driver.port);
         let started = Instant::now();
         let client = loop {
