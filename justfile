@@ -43,7 +43,7 @@ test: lint web browser-tools python-tools infra-check
     TANDEM_TEST_STORE=dynamodb scripts/with-moto cargo test --locked -p api --test api -- --include-ignored
     cargo build --locked -p api -p loadtest --bins
     PROFILE=debug scripts/loadtest -u 4 -r 4 -t 3s --report-file target/loadtest/test-report.html
-    cargo check --locked -p sdk --target wasm32-unknown-unknown
+    cargo clippy --locked -p sdk -p web --target wasm32-unknown-unknown -- -D warnings
 
 # Build the arm64 Lambda bootstrap zip (target/lambda/tandem-api/bootstrap.zip) and print its size.
 lambda-build: python-tools

@@ -146,12 +146,14 @@ pub fn CopyButton(text: String) -> impl IntoView {
     let copy = move |_| {
         let text = text.clone();
         spawn_local(async move {
-            let done = match web_sys::window() {
-                Some(window) => {
-                    let promise = window.navigator().clipboard().write_text(&text);
+            let clipboard = web_sys::window().map(|window| window.navigator().clipboard());
+            // Browsers offer no clipboard to pages served over plain HTTP from another host.
+            let done = match clipboard {
+                Some(clipboard) if !clipboard.is_undefined() => {
+                    let promise = clipboard.write_text(&text);
                     wasm_bindgen_futures::JsFuture::from(promise).await.is_ok()
                 }
-                None => false,
+                _ => false,
             };
             copied.set(Some(done));
             sleep(Duration::from_secs(2)).await;

@@ -509,3 +509,55 @@ fn duration(ms: Option<u64>) -> String {
         Some(ms) => format!("{:.1} h", ms as f64 / 3_600_000.0),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_create_form_becomes_a_request_or_says_what_is_wrong() {
+        let request = create_request(" user:alice ", "  ", "3600", true).unwrap();
+        assert_eq!(request.entity.as_str(), "user:alice");
+        assert_eq!(request.ttl_seconds.map(Ttl::seconds), Some(3600));
+        assert!(request.label.is_none());
+        assert!(request.code);
+
+        let labelled = create_request("user:alice", "TV", "86400", false).unwrap();
+        assert_eq!(labelled.label.map(|l| l.to_string()).as_deref(), Some("TV"));
+        assert!(!labelled.code);
+
+        let empty = create_request("", "", "3600", false).unwrap_err();
+        assert!(empty.message.contains("entity"), "{empty}");
+        let too_short = create_request("user:alice", "", "30", false).unwrap_err();
+        assert!(too_short.message.contains("ttl"), "{too_short}");
+        let long_label = create_request("user:alice", &"x".repeat(201), "3600", false).unwrap_err();
+        assert!(long_label.message.contains("label"), "{long_label}");
+    }
+
+    #[test]
+    fn the_pair_form_tells_codes_from_tokens() {
+        assert!(matches!(
+            Presented::parse("bcdf-ghjk"),
+            Ok(Presented::Code(_))
+        ));
+        assert!(matches!(
+            Presented::parse(" BCDFGHJK "),
+            Ok(Presented::Code(_))
+        ));
+        assert!(matches!(
+            Presented::parse("3f1c9a6b0e2d4b7f9a51c2d8e4f60718"),
+            Ok(Presented::Token(_))
+        ));
+        let neither = Presented::parse("not a token!").err().unwrap();
+        assert!(neither.message.contains("neither a token nor a short code"));
+    }
+
+    #[test]
+    fn durations_read_as_people_say_them() {
+        assert_eq!(duration(None), "—");
+        assert_eq!(duration(Some(850)), "850 ms");
+        assert_eq!(duration(Some(1_500)), "1.5 s");
+        assert_eq!(duration(Some(90_000)), "1.5 min");
+        assert_eq!(duration(Some(5_400_000)), "1.5 h");
+    }
+}
