@@ -37,7 +37,7 @@ bench: python-tools
     cargo build --release --locked -p api -p loadtest --bins --examples
     scripts/with-moto scripts/bench
 
-# Run every check and test: formatting, clippy, the Terraform checks (fmt, checkov, schema in step with the code), unit tests, the API suite on SQLite and on DynamoDB (moto) with the Lambda emulator, the bot against a Telegram emulator, the dashboard in headless Chromium, a short load test, the SDK's wasm32 build.
+# Run every check and test: formatting, clippy, the Terraform checks (fmt, checkov, schema in step with the code), unit tests, the API suite on SQLite and on DynamoDB (moto) with the Lambda emulator, the bot against a Telegram emulator, the dashboard in headless Chromium, a short load test, clippy on the SDK and the dashboard as wasm32.
 test: lint web browser-tools python-tools infra-check
     cargo test --workspace --locked
     TANDEM_TEST_STORE=dynamodb scripts/with-moto cargo test --locked -p api --test api -- --include-ignored
