@@ -319,3 +319,65 @@ async fn the_dashboard_fits_a_phone_screen() {
     browser.screenshot("dashboard-phone").await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn a_long_list_pages_older_and_back() {
+    let api = Api::start().await;
+    let browser = Browser::start(1280, 900).await;
+    let entity = EntityId::parse(unique("user:many")).unwrap();
+    let mut created = Vec::new();
+    for _ in 0..12 {
+        created.push(
+            api.sdk()
+                .create_token(&CreateToken::new(&entity))
+                .await
+                .unwrap()
+                .token,
+        );
+    }
+    browser.open(&api.url("/")).await;
+
+    browser.click("#tab-list").await;
+    browser.fill("#list-entity", entity.as_str()).await;
+    browser.click("#list-submit").await;
+    browser.wait_for("#list-next").await;
+    let first_page = tokens_listed(&browser).await;
+    assert_eq!(first_page.len(), 10);
+    assert!(
+        browser
+            .client
+            .find_all(fantoccini::Locator::Css("#list-previous"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    browser.click("#list-next").await;
+    browser.wait_for("#list-previous").await;
+    let second_page = tokens_listed(&browser).await;
+    assert_eq!(second_page.len(), 2);
+    let mut everything: Vec<String> = first_page.iter().chain(&second_page).cloned().collect();
+    everything.sort();
+    let mut expected: Vec<String> = created.iter().map(ToString::to_string).collect();
+    expected.sort();
+    assert_eq!(everything, expected, "the two pages hold every token once");
+
+    browser.click("#list-previous").await;
+    browser.wait_for("#list-next").await;
+    assert_eq!(tokens_listed(&browser).await, first_page);
+    browser.close().await;
+}
+
+/// The tokens the list shows, in order.
+async fn tokens_listed(browser: &Browser) -> Vec<String> {
+    let mut tokens = Vec::new();
+    for row in browser
+        .client
+        .find_all(fantoccini::Locator::Css("#list-result .list-item"))
+        .await
+        .unwrap()
+    {
+        tokens.push(row.attr("data-token").await.unwrap().unwrap());
+    }
+    tokens
+}
