@@ -37,10 +37,11 @@ bench: python-tools
     cargo build --release --locked -p api -p loadtest --bins --examples
     scripts/with-moto scripts/bench
 
-# Run every check and test: formatting, clippy, the Terraform checks (fmt, checkov, schema in step with the code), unit tests, the API suite on SQLite and on DynamoDB (moto) with the Lambda emulator, the bot against a Telegram emulator, the dashboard in headless Chromium, a short load test, clippy on the SDK and the dashboard as wasm32.
+# Run every check and test: formatting, clippy, the Terraform checks (fmt, checkov, schema in step with the code), unit tests, the API suite on SQLite and on DynamoDB (moto) with the Lambda emulator, the bot against a Telegram emulator (and its secrets from SSM on moto), the dashboard in headless Chromium, a short load test, clippy on the SDK and the dashboard as wasm32.
 test: lint web browser-tools python-tools infra-check
     cargo test --workspace --locked
     TANDEM_TEST_STORE=dynamodb scripts/with-moto cargo test --locked -p api --test api -- --include-ignored
+    scripts/with-moto cargo test --locked -p bot --test bot -- --ignored
     cargo build --locked -p api -p loadtest --bins
     PROFILE=debug scripts/loadtest -u 4 -r 4 -t 3s --report-file target/loadtest/test-report.html
     cargo clippy --locked -p sdk -p web --target wasm32-unknown-unknown -- -D warnings

@@ -79,20 +79,33 @@ resource "aws_iam_role_policy" "api" {
   policy = data.aws_iam_policy_document.api.json
 }
 
-# --- the bot: no AWS calls of its own (the API is its memory), so only its logs and its key ---
+# --- the bot: its three secrets from SSM at start-up, its logs (the API is its memory) ---
 
 resource "aws_iam_role" "bot" {
   count              = var.enable_bot ? 1 : 0
   name               = "${var.name}-bot"
-  description        = "Tandem Telegram bot Lambda (${var.name}): its logs, its environment's key"
+  description        = "Tandem Telegram bot Lambda (${var.name}): its secrets in SSM, its logs, its key"
   assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
 }
 
 data "aws_iam_policy_document" "bot" {
   count = var.enable_bot ? 1 : 0
 
+  # tandem-bot resolves its `ssm:NAME` settings with one GetParameters call, these three only.
   statement {
-    sid       = "EnvironmentKey"
+    sid     = "Secrets"
+    actions = ["ssm:GetParameters"]
+    resources = [
+      aws_ssm_parameter.telegram_bot_token[0].arn,
+      aws_ssm_parameter.webhook_secret[0].arn,
+      aws_ssm_parameter.bot_api_key[0].arn,
+    ]
+  }
+
+  # Decrypts the function's environment (Lambda, at start-up) and the SecureStrings (SSM, on
+  # the bot's behalf).
+  statement {
+    sid       = "SecretsKey"
     actions   = ["kms:Decrypt"]
     resources = [aws_kms_key.tandem.arn]
   }

@@ -23,17 +23,19 @@ resource "aws_lambda_function" "bot" {
   timeout          = var.bot_timeout_seconds
   # -1: no reservation; setWebhook's max_connections (`just deploy`) bounds Telegram's calls.
   reserved_concurrent_executions = var.bot_reserved_concurrency
-  # The environment holds the bot's secrets (ssm.tf explains why): encrypted with kms.tf's key.
+  # The environment names the bot's secrets (ssm.tf); it is encrypted with kms.tf's key all the same.
   kms_key_arn = aws_kms_key.tandem.arn
 
   # The names of tandem-bot's settings (bot/src/config.rs); infra/tests/terraform.rs checks them.
   environment {
     variables = {
-      TANDEM_BOT_MODE         = "webhook"
-      TELOXIDE_TOKEN          = aws_ssm_parameter.telegram_bot_token[0].value
-      TELEGRAM_WEBHOOK_SECRET = aws_ssm_parameter.webhook_secret[0].value
+      TANDEM_BOT_MODE = "webhook"
+      # `ssm:NAME`: tandem-bot reads these SecureStrings itself when it starts (bot/src/secrets.rs),
+      # so the function's configuration holds their names, never their values.
+      TELOXIDE_TOKEN          = "ssm:${aws_ssm_parameter.telegram_bot_token[0].name}"
+      TELEGRAM_WEBHOOK_SECRET = "ssm:${aws_ssm_parameter.webhook_secret[0].name}"
       TANDEM_API_URL          = aws_apigatewayv2_api.http.api_endpoint
-      TANDEM_API_KEY          = aws_ssm_parameter.bot_api_key[0].value
+      TANDEM_API_KEY          = "ssm:${aws_ssm_parameter.bot_api_key[0].name}"
       TANDEM_BOT_FILTER_WORDS = var.bot_filter_words
       RUST_LOG                = var.log_level
     }

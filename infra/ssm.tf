@@ -6,11 +6,10 @@
 #   of each key; tandem-api accepts either form), so neither its environment nor anyone who can
 #   read its configuration learns a key.
 # - The bot needs its three secrets in plaintext (the Telegram token to call Telegram, the
-#   webhook secret to compare, its API key to send), and tandem-bot reads them from its
-#   environment: Terraform copies them from the parameters into the Lambda's environment, which
-#   Lambda encrypts with kms.tf's key. Reading them at start-up from SSM instead would keep them
-#   out of the Lambda's configuration, but needs an SSM client in the bot (a code change).
-# Either way Terraform's state holds every secret in plaintext (SSM parameters and random values
+#   webhook secret to compare, its API key to send). Its environment holds only their names,
+#   as `ssm:NAME`; tandem-bot reads the parameters itself when it starts (one GetParameters
+#   call, decrypted with kms.tf's key), so the Lambda's configuration never holds a secret.
+# Terraform's state holds every secret in plaintext (SSM parameters and random values
 # are kept there): use the encrypted remote state sketched in versions.tf, and never commit
 # terraform.tfstate (infra/.gitignore keeps it out).
 

@@ -6,6 +6,9 @@ use clap::{Parser, ValueEnum};
 use secrecy::SecretString;
 
 /// Tandem's Telegram bot: pairs two chats and relays their messages anonymously.
+///
+/// A secret setting (`TELOXIDE_TOKEN`, `TANDEM_API_KEY`, `TELEGRAM_WEBHOOK_SECRET`) may be
+/// written `ssm:NAME`: the bot then reads it from that AWS SSM parameter (decrypted) at start.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "tandem-bot", version, about)]
 pub struct Config {

@@ -6,6 +6,7 @@
 
 pub mod config;
 mod filter;
+pub mod secrets;
 
 use std::future::Future;
 use std::ops::ControlFlow;
@@ -467,8 +468,9 @@ async fn on_webhook(State(hook): State<Arc<Hook>>, headers: HeaderMap, body: Byt
 }
 
 /// Runs the bot as `config` says: polling, or the webhook (under Lambda when
-/// `AWS_LAMBDA_RUNTIME_API` is set).
-pub async fn run(config: Config) -> anyhow::Result<()> {
+/// `AWS_LAMBDA_RUNTIME_API` is set). Secrets written `ssm:NAME` are read from SSM first.
+pub async fn run(mut config: Config) -> anyhow::Result<()> {
+    secrets::resolve(&mut config).await?;
     let running = Running::connect(&config).await?;
     match config.mode {
         Mode::Polling => {

@@ -448,6 +448,18 @@ fn the_bot_function_runs_tandem_bot_in_webhook_mode_with_its_secrets() {
     ] {
         assert!(env.contains_key(name), "the bot function must set {name}");
     }
+    // The secrets are named, `ssm:NAME`, for tandem-bot to read: never their values.
+    for name in [
+        "TELOXIDE_TOKEN",
+        "TELEGRAM_WEBHOOK_SECRET",
+        "TANDEM_API_KEY",
+    ] {
+        let value = env[name].to_string();
+        assert!(
+            value.starts_with(&format!("\"{}", bot::secrets::SSM_PREFIX)),
+            "{name} must be an `ssm:` reference to its parameter, not {value}"
+        );
+    }
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! SQLite, and the `tandem-bot` binary between them.
 
 mod flows;
+mod ssm;
 mod telegram;
 
 use std::process::Stdio;

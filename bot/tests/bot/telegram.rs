@@ -232,6 +232,11 @@ impl Telegram {
         self.shared.lock().unknown_methods.clone()
     }
 
+    /// Returns the bot tokens the bot called the Bot API with, each once, in first-use order.
+    pub fn tokens(&self) -> Vec<String> {
+        self.shared.lock().tokens.clone()
+    }
+
     /// Returns how many queued updates the bot has not yet confirmed by a `getUpdates` offset.
     pub fn pending_updates(&self) -> usize {
         self.shared.lock().updates.len()
@@ -318,6 +323,8 @@ struct EmulatorState {
     commands: Vec<(String, String)>,
     /// The methods called that the emulator does not know.
     unknown_methods: Vec<String>,
+    /// The bot tokens the calls were made with (the `<token>` of `/bot<token>/…`), each once.
+    tokens: Vec<String>,
     /// Whether the emulator has stopped, which ends pending long polls at once.
     closed: bool,
 }
@@ -545,9 +552,16 @@ impl Shared {
 /// Answers `POST /bot<token>/<method>` like the Bot API.
 async fn handle_method(
     State(shared): State<Arc<Shared>>,
-    Path((_token, method)): Path<(String, String)>,
+    Path((token, method)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
+    {
+        let mut state = shared.lock();
+        let token = token.strip_prefix("bot").unwrap_or(&token).to_owned();
+        if !state.tokens.contains(&token) {
+            state.tokens.push(token);
+        }
+    }
     let result = match method.to_ascii_lowercase().as_str() {
         "getme" => Ok(json!({
             "id": BOT_ID,
