@@ -837,22 +837,21 @@ impl DynamoStore {
         let bad = |e| StoreError::backend(context, e);
         let (now_ms, since_ms) = (millis(now), millis(now - super::STATS_WINDOW));
         let mut counts = StatsCounts::default();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(INDEX_TENANT)
-                .key_condition_expression("#tenant = :tenant AND #expiry > :since")
-                .expression_attribute_names("#tenant", TENANT_KEY)
-                .expression_attribute_names("#expiry", EXPIRY_KEY)
-                .expression_attribute_values(":tenant", s(tenant.as_str()))
-                .expression_attribute_values(":since", n(since_ms))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| StoreError::backend(context, e.into_service_error()))?;
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX_TENANT)
+            .key_condition_expression("#tenant = :tenant AND #expiry > :since")
+            .expression_attribute_names("#tenant", TENANT_KEY)
+            .expression_attribute_names("#expiry", EXPIRY_KEY)
+            .expression_attribute_values(":tenant", s(tenant.as_str()))
+            .expression_attribute_values(":since", n(since_ms))
+            .into_paginator()
+            .send();
+        while let Some(output) = pages.next().await {
+            let output =
+                output.map_err(|e| StoreError::backend(context, e.into_service_error()))?;
             for item in output.items() {
                 let expires = get_n(item, EXPIRY_KEY).map_err(bad)?.unwrap_or(i64::MAX);
                 let deleted = get_n(item, "deleted_at").map_err(bad)?;
@@ -875,10 +874,6 @@ impl DynamoStore {
                         .push((paired - created).max(0) as u64);
                 }
             }
-            match output.last_evaluated_key() {
-                Some(last) => start = Some(last.clone()),
-                None => break,
-            }
         }
         Ok(counts)
     }
@@ -899,34 +894,33 @@ impl DynamoStore {
         let context = "listing tokens";
         let key = entity_key(tenant, entity);
         let mut records = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(index)
-                .key_condition_expression("#pk = :key AND #sk < :before")
-                .filter_expression("expires_at > :now")
-                .expression_attribute_names("#pk", key_attribute)
-                .expression_attribute_names("#sk", SORT_KEY)
-                .expression_attribute_values(":key", s(key.as_str()))
-                .expression_attribute_values(":before", s(before))
-                .expression_attribute_values(":now", n(millis(now)))
-                .scan_index_forward(false)
-                .limit(i32::try_from(wanted).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| StoreError::backend(context, e.into_service_error()))?;
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression("#pk = :key AND #sk < :before")
+            .filter_expression("expires_at > :now")
+            .expression_attribute_names("#pk", key_attribute)
+            .expression_attribute_names("#sk", SORT_KEY)
+            .expression_attribute_values(":key", s(key.as_str()))
+            .expression_attribute_values(":before", s(before))
+            .expression_attribute_values(":now", n(millis(now)))
+            .scan_index_forward(false)
+            .limit(i32::try_from(wanted).unwrap_or(i32::MAX))
+            .into_paginator()
+            .send();
+        // Expired records are filtered out after the limit applies, so a page can come back
+        // short: read on until there are enough (dropping the stream asks for no more pages).
+        while records.len() < wanted
+            && let Some(output) = pages.next().await
+        {
+            let output =
+                output.map_err(|e| StoreError::backend(context, e.into_service_error()))?;
             for item in output.items() {
                 if let Some(record) = live_record(item, tenant, now)? {
                     records.push(record);
                 }
-            }
-            match output.last_evaluated_key() {
-                Some(last) if records.len() < wanted => start = Some(last.clone()),
-                _ => break,
             }
         }
         records.truncate(wanted);
