@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::telegram::Telegram;
-use crate::{BotProcess, PATIENCE, TandemApi, World};
+use crate::{BotProcess, PATIENCE, TandemApi, Webhook, World};
 
 const ALICE: i64 = 1001;
 const BOB: i64 = 2002;
@@ -263,64 +263,27 @@ async fn bad_used_and_own_tokens_get_a_friendly_reply() {
 async fn webhook_mode_checks_the_secret_and_handles_updates() {
     let telegram = Telegram::start().await;
     let api = TandemApi::start().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
+    let webhook = Webhook::on_free_port();
     let _bot = BotProcess::start(
         &telegram,
         &api,
         &[
             ("TANDEM_BOT_MODE", "webhook"),
             ("TELEGRAM_WEBHOOK_SECRET", "s3cret-token_value"),
-            ("TANDEM_BOT_LISTEN", &listen),
+            ("TANDEM_BOT_LISTEN", &webhook.listen),
         ],
     );
-    let url = format!("http://{listen}/telegram/webhook");
-    let update = serde_json::json!({
-        "update_id": 1,
-        "message": {
-            "message_id": 1, "date": 1_764_000_000,
-            "chat": { "id": ALICE, "type": "private", "first_name": "A" },
-            "from": { "id": ALICE, "is_bot": false, "first_name": "A" },
-            "text": "/start",
-            "entities": [{ "type": "bot_command", "offset": 0, "length": 6 }]
-        }
-    });
-    let http = reqwest::Client::new();
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    let wrong = loop {
-        let attempt = http
-            .post(&url)
-            .header("X-Telegram-Bot-Api-Secret-Token", "wrong")
-            .json(&update)
-            .send()
-            .await;
-        match attempt {
-            Ok(response) => break response,
-            Err(_) if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(100)).await
-            }
-            Err(e) => panic!("the webhook never listened: {e}"),
-        }
-    };
+    let update = Webhook::start_update(ALICE);
+    let wrong = webhook.post(Some("wrong"), &update).await;
     assert_eq!(wrong.status(), 401);
-    let missing = http.post(&url).json(&update).send().await.unwrap();
+    let missing = webhook.post(None, &update).await;
     assert_eq!(missing.status(), 401);
     assert!(
         telegram.received(ALICE).is_empty(),
         "nothing handled without the secret"
     );
 
-    let right = http
-        .post(&url)
-        .header("X-Telegram-Bot-Api-Secret-Token", "s3cret-token_value")
-        .json(&update)
-        .send()
-        .await
-        .unwrap();
+    let right = webhook.post(Some("s3cret-token_value"), &update).await;
 
     assert_eq!(right.status(), 200);
     telegram.wait_for_text(ALICE, "Commands", PATIENCE).await;

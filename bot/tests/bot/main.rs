@@ -156,3 +156,62 @@ impl World {
         token
     }
 }
+
+/// The bot's webhook at a free port of 127.0.0.1, called as Telegram calls it.
+pub struct Webhook {
+    /// `127.0.0.1:PORT`, for `TANDEM_BOT_LISTEN`.
+    pub listen: String,
+    http: reqwest::Client,
+}
+
+impl Webhook {
+    /// A webhook address for a bot about to start.
+    pub fn on_free_port() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        Self {
+            listen: format!("127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// The update Telegram sends when `chat` types `/start`.
+    pub fn start_update(chat: i64) -> serde_json::Value {
+        serde_json::json!({
+            "update_id": 1,
+            "message": {
+                "message_id": 1, "date": 1_764_000_000,
+                "chat": { "id": chat, "type": "private", "first_name": "A" },
+                "from": { "id": chat, "is_bot": false, "first_name": "A" },
+                "text": "/start",
+                "entities": [{ "type": "bot_command", "offset": 0, "length": 6 }]
+            }
+        })
+    }
+
+    /// Posts `update` to `POST /telegram/webhook` with `secret` in Telegram's header (none:
+    /// no header), waiting for the bot to listen first.
+    pub async fn post(
+        &self,
+        secret: Option<&str>,
+        update: &serde_json::Value,
+    ) -> reqwest::Response {
+        let url = format!("http://{}/telegram/webhook", self.listen);
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let mut request = self.http.post(&url).json(update);
+            if let Some(secret) = secret {
+                request = request.header("X-Telegram-Bot-Api-Secret-Token", secret);
+            }
+            match request.send().await {
+                Ok(response) => return response,
+                Err(_) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("the webhook never listened: {e}"),
+            }
+        }
+    }
+}

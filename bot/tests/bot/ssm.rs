@@ -2,13 +2,12 @@
 //! moto's SSM, which `scripts/with-moto` serves and points the AWS SDK at.
 
 use std::process::Stdio;
-use std::time::Duration;
 
 use aws_sdk_ssm::types::ParameterType;
 use tokio::process::Command;
 
 use crate::telegram::Telegram;
-use crate::{BotProcess, PATIENCE, TandemApi};
+use crate::{BotProcess, PATIENCE, TandemApi, Webhook};
 
 const ALICE: i64 = 1001;
 
@@ -53,14 +52,7 @@ async fn secrets_written_as_ssm_names_are_read_from_parameter_store() {
     put_secret(&ssm, &format!("{path}/webhook-secret"), "from-ssm_secret").await;
     let telegram = Telegram::start().await;
     let api = TandemApi::start().await;
-    let listen = format!(
-        "127.0.0.1:{}",
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    );
+    let webhook = Webhook::on_free_port();
     let token_ref = format!("ssm:{path}/telegram-token");
     let secret_ref = format!("ssm:{path}/webhook-secret");
     let _bot = BotProcess::start(
@@ -70,43 +62,17 @@ async fn secrets_written_as_ssm_names_are_read_from_parameter_store() {
             ("TELOXIDE_TOKEN", &token_ref),
             ("TELEGRAM_WEBHOOK_SECRET", &secret_ref),
             ("TANDEM_BOT_MODE", "webhook"),
-            ("TANDEM_BOT_LISTEN", &listen),
+            ("TANDEM_BOT_LISTEN", &webhook.listen),
         ],
     );
-    let url = format!("http://{listen}/telegram/webhook");
-    let update = serde_json::json!({
-        "update_id": 1,
-        "message": {
-            "message_id": 1, "date": 1_764_000_000,
-            "chat": { "id": ALICE, "type": "private", "first_name": "A" },
-            "from": { "id": ALICE, "is_bot": false, "first_name": "A" },
-            "text": "/start",
-            "entities": [{ "type": "bot_command", "offset": 0, "length": 6 }]
-        }
-    });
-    let http = reqwest::Client::new();
-    let send = |secret: &'static str| {
-        http.post(&url)
-            .header("X-Telegram-Bot-Api-Secret-Token", secret)
-            .json(&update)
-            .send()
-    };
+    let update = Webhook::start_update(ALICE);
 
-    // The reference itself is not the secret…
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    let by_reference = loop {
-        match send("not-the-secret").await {
-            Ok(response) => break response,
-            Err(_) if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(e) => panic!("the webhook never listened: {e}"),
-        }
-    };
+    // Another secret is refused…
+    let by_reference = webhook.post(Some("not-the-secret"), &update).await;
     assert_eq!(by_reference.status(), 401);
 
     // …the parameter's value is, and the bot speaks to Telegram with the token from SSM.
-    let right = send("from-ssm_secret").await.unwrap();
+    let right = webhook.post(Some("from-ssm_secret"), &update).await;
     assert_eq!(right.status(), 200);
     telegram.wait_for_text(ALICE, "Commands", PATIENCE).await;
     assert_eq!(telegram.tokens(), ["98765:from-ssm"]);
