@@ -2,6 +2,7 @@
 //! key kept in the browser, and API errors put into words.
 
 use std::fmt;
+use std::future::Future;
 
 use leptos::prelude::*;
 
@@ -36,6 +37,23 @@ impl ApiKey {
     /// The signal holding the key, for the settings field.
     pub fn signal(self) -> RwSignal<String> {
         self.0
+    }
+
+    /// An action that calls the API with this key, as `call(client, input)`, and puts its
+    /// error into words.
+    pub fn action<I, O, Fut>(
+        self,
+        call: impl Fn(sdk::Client, I) -> Fut + 'static,
+    ) -> Action<I, Result<O, Problem>>
+    where
+        I: Clone + 'static,
+        O: 'static,
+        Fut: Future<Output = Result<O, sdk::Error>> + 'static,
+    {
+        Action::new_local(move |input: &I| {
+            let pending = call(self.client(), input.clone());
+            async move { pending.await.map_err(Problem::from) }
+        })
     }
 
     /// A client of the API this page was served from, sending the current key.

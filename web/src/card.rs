@@ -176,13 +176,8 @@ pub fn CopyButton(text: String) -> impl IntoView {
 pub fn DeleteButton(token: Token, on_deleted: Callback<()>) -> impl IntoView {
     let api_key = expect_context::<Shell>().api_key;
     let confirming = RwSignal::new(false);
-    let delete = Action::new_local(move |token: &Token| {
-        let token = token.clone();
-        async move {
-            let result = api_key.client().delete_token(&token).await;
-            result.map_err(Problem::from)
-        }
-    });
+    let delete =
+        api_key.action(|client, token: Token| async move { client.delete_token(&token).await });
     Effect::new(move |_| {
         if let Some(Ok(())) = delete.value().get() {
             confirming.set(false);

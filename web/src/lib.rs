@@ -181,8 +181,9 @@ fn ApiKeyField() -> impl IntoView {
 /// Whether the API answers, and on which store.
 #[component]
 fn HealthBadge() -> impl IntoView {
-    let health = LocalResource::new(|| async {
-        let result = sdk::Client::new(api::origin()).health().await;
+    let api_key = expect_context::<Shell>().api_key;
+    let health = LocalResource::new(move || async move {
+        let result = api_key.client().health().await;
         result.map_err(Problem::from)
     });
     move || match health.get() {

@@ -29,13 +29,8 @@ pub fn CreatePage() -> impl IntoView {
     let ttl = RwSignal::new("86400".to_owned());
     let with_code = RwSignal::new(true);
     let invalid = RwSignal::new(None::<Problem>);
-    let create = Action::new_local(move |request: &CreateToken| {
-        let request = request.clone();
-        async move {
-            let result = api_key.client().create_token(&request).await;
-            result.map_err(Problem::from)
-        }
-    });
+    let create = api_key
+        .action(|client, request: CreateToken| async move { client.create_token(&request).await });
 
     let submit = move |event: SubmitEvent| {
         event.prevent_default();
@@ -112,6 +107,7 @@ fn create_request(
 }
 
 /// What the person typed into the pair form: a token or a short code.
+#[derive(Clone)]
 enum Presented {
     Token(Token),
     Code(ShortCode),
@@ -140,21 +136,14 @@ pub fn PairPage() -> impl IntoView {
     let presented = shell.pair_input;
     let entity = RwSignal::new(String::new());
     let invalid = RwSignal::new(None::<Problem>);
-    let pair = Action::new_local(move |(presented, entity): &(Presented, EntityId)| {
-        let client = api_key.client();
-        let entity = entity.clone();
-        let presented = match presented {
-            Presented::Token(token) => Presented::Token(token.clone()),
-            Presented::Code(code) => Presented::Code(code.clone()),
-        };
-        async move {
-            let result = match presented {
+    let pair = api_key.action(
+        |client, (presented, entity): (Presented, EntityId)| async move {
+            match presented {
                 Presented::Token(token) => client.pair(&token, &entity).await,
                 Presented::Code(code) => client.pair_by_code(&code, &entity).await,
-            };
-            result.map_err(Problem::from)
-        }
-    });
+            }
+        },
+    );
     let submit = move |event: SubmitEvent| {
         event.prevent_default();
         let request = Presented::parse(&presented.get())
@@ -207,13 +196,8 @@ pub fn LookupPage() -> impl IntoView {
     let api_key = shell.api_key;
     let input = RwSignal::new(String::new());
     let invalid = RwSignal::new(None::<Problem>);
-    let lookup = Action::new_local(move |token: &Token| {
-        let token = token.clone();
-        async move {
-            let result = api_key.client().get_token(&token).await;
-            result.map_err(Problem::from)
-        }
-    });
+    let lookup =
+        api_key.action(|client, token: Token| async move { client.get_token(&token).await });
     // A token opened from another page (the list) is looked up at once.
     Effect::new(move |_| {
         if let Some(token) = shell.lookup.get() {

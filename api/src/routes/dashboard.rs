@@ -51,6 +51,8 @@ pub fn router(dir: Option<&Path>) -> Router<AppState> {
 
 /// `GET /`: the dashboard's page, or a page saying how to build it.
 async fn index(State(state): State<AppState>) -> Response {
+    // Read on each request, as ServeDir reads the assets: a `just web` while the server runs
+    // shows at the next reload, and the page is a few hundred bytes.
     let page = match &state.dashboard_dir {
         Some(dir) => tokio::fs::read(dir.join("index.html")).await.ok(),
         None => None,
