@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 
-use crate::store::StoreUrl;
+use crate::store::{Durability, SqliteOptions, StoreUrl};
 
 /// Tandem's HTTP API: pairing as a service.
 ///
@@ -27,6 +27,17 @@ pub struct Config {
         global = true
     )]
     pub store: StoreUrl,
+
+    /// How the SQLite store syncs each commit: `full` (an acknowledged write survives a
+    /// power cut) or `normal` (it survives `kill -9` of the process; a power cut may lose
+    /// the last ones, for more writes per second).
+    #[arg(long, env = "TANDEM_SQLITE_SYNC", value_enum, default_value_t = Durability::Full)]
+    pub sqlite_sync: Durability,
+
+    /// The SQLite store's bound on its write-ahead log, in MiB.
+    #[arg(long, env = "TANDEM_SQLITE_WAL_LIMIT_MB", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(4..=4096))]
+    pub sqlite_wal_limit_mb: u64,
 
     /// API keys as `tenant:key,…` (a key may also be given as `sha256:<hex digest>`).
     /// Unset: authentication is off and every request acts for the tenant `local`
@@ -51,6 +62,16 @@ pub struct Config {
     /// What to do instead of serving.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+impl Config {
+    /// How an SQLite store is to write.
+    pub fn sqlite_options(&self) -> SqliteOptions {
+        SqliteOptions {
+            durability: self.sqlite_sync,
+            wal_limit_bytes: self.sqlite_wal_limit_mb * 1024 * 1024,
+        }
+    }
 }
 
 /// One-off tasks.

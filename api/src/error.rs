@@ -7,7 +7,10 @@ use axum::response::{IntoResponse, Response};
 use sdk::{ErrorBody, ErrorCode, ErrorDetail, ValidationError};
 
 use crate::pairing::PairingError;
-use crate::store::BoxError;
+use crate::store::{BoxError, StoreError};
+
+/// The `Retry-After` of an overloaded store's `503`, in seconds.
+const OVERLOADED_RETRY_AFTER_SECONDS: u64 = 1;
 
 /// Everything a request can fail with; each variant knows its status and code.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +58,13 @@ pub enum ApiError {
     /// `415 Unsupported Media Type`: the body is not declared as JSON.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// `503 Service Unavailable`: the store has more writes waiting than it takes; retry
+    /// after `Retry-After`.
+    #[error(
+        "the server is overloaded: retry in {} s",
+        OVERLOADED_RETRY_AFTER_SECONDS
+    )]
+    Overloaded,
     /// `500 Internal Server Error`: a fault of ours; the cause is logged, not shown.
     #[error("internal error")]
     Internal(#[source] BoxError),
@@ -83,6 +93,7 @@ impl ApiError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 ErrorCode::UnsupportedMediaType,
             ),
+            Self::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Overloaded),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
         }
     }
@@ -115,6 +126,12 @@ impl IntoResponse for ApiError {
                     HeaderValue::from(crate::auth::retry_after_seconds(*retry_after)),
                 );
             }
+            Self::Overloaded => {
+                headers.insert(
+                    RETRY_AFTER,
+                    HeaderValue::from(OVERLOADED_RETRY_AFTER_SECONDS),
+                );
+            }
             _ => {}
         }
         response
@@ -141,6 +158,7 @@ impl From<PairingError> for ApiError {
             PairingError::SameEntity => Self::SameEntity,
             PairingError::CodeNotFound => Self::CodeNotFound,
             PairingError::IdempotencyKeyReused => Self::IdempotencyKeyReused,
+            PairingError::Store(StoreError::Overloaded) => Self::Overloaded,
             PairingError::Store(e) => Self::Internal(e.into()),
         }
     }

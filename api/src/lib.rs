@@ -117,7 +117,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
              server acts as the tenant \"local\". Fine on your machine; never expose it."
         ),
     }
-    let store = store::open(&config.store)
+    let store = store::open(&config.store, config.sqlite_options())
         .await
         .with_context(|| format!("could not open the store {}", config.store))?;
     Ok(AppState::new(store, Arc::new(SystemClock))

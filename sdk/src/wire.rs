@@ -224,6 +224,8 @@ pub enum ErrorCode {
     RateLimited,
     /// `500`: a fault on the server; details are in its logs.
     Internal,
+    /// `503`: the server has more work waiting than it takes; see `Retry-After`.
+    Overloaded,
     /// A code this version of the SDK does not know yet.
     #[serde(other)]
     Unknown,

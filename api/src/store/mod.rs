@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use sdk::{EntityId, ShortCode, Token, TokenRecord, Ttl};
 
 pub use dynamodb::DynamoStore;
-pub use sqlite::SqliteStore;
+pub use sqlite::{Durability, SqliteOptions, SqliteStore};
 
 /// Boxed error source of a store backend.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -31,6 +31,9 @@ pub enum StoreError {
     /// A live record holds this short code already.
     #[error("a live record holds this short code already")]
     DuplicateCode,
+    /// The store has more work queued than it takes; retry shortly.
+    #[error("the store is overloaded: too many writes are waiting")]
+    Overloaded,
     /// The backend failed or could not be reached.
     #[error("{context}")]
     Backend {
@@ -346,10 +349,10 @@ fn is_table_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
-/// Opens the store that `url` names.
-pub async fn open(url: &StoreUrl) -> Result<Arc<dyn Store>, StoreError> {
+/// Opens the store that `url` names; `sqlite` applies to an SQLite store.
+pub async fn open(url: &StoreUrl, sqlite: SqliteOptions) -> Result<Arc<dyn Store>, StoreError> {
     match url {
-        StoreUrl::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path).await?)),
+        StoreUrl::Sqlite(path) => Ok(Arc::new(SqliteStore::open_with(path, sqlite).await?)),
         StoreUrl::DynamoDb(table) => {
             let client = DynamoStore::client_from_env().await;
             Ok(Arc::new(

@@ -1,0 +1,98 @@
+//! The SQLite store's schema, its migrations, and the settings of every connection.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+/// The schema's migrations, in order; `PRAGMA user_version` counts those applied. Times
+/// are Unix milliseconds; a `NULL` `expires_at` never expires. `tenant` scopes every query.
+const MIGRATIONS: [&str; 4] = [
+    // (IF NOT EXISTS: databases made before migrations were counted have this already.)
+    "CREATE TABLE IF NOT EXISTS tokens (
+        token            TEXT    NOT NULL PRIMARY KEY,
+        tenant           TEXT    NOT NULL,
+        entity_a         TEXT    NOT NULL,
+        entity_b         TEXT,
+        label            TEXT,
+        created_at       INTEGER NOT NULL,
+        paired_at        INTEGER,
+        expires_at       INTEGER,
+        pair_ttl_seconds INTEGER
+    ) STRICT;
+    CREATE INDEX IF NOT EXISTS tokens_by_entity_a ON tokens (tenant, entity_a, created_at DESC, token DESC);
+    CREATE INDEX IF NOT EXISTS tokens_by_entity_b ON tokens (tenant, entity_b, created_at DESC, token DESC);",
+    // Short codes, idempotency keys, and the events that stats counted (until migration 4).
+    "ALTER TABLE tokens ADD COLUMN code TEXT;
+    ALTER TABLE tokens ADD COLUMN code_expires_at INTEGER;
+    CREATE UNIQUE INDEX tokens_by_code ON tokens (code) WHERE code IS NOT NULL;
+    CREATE TABLE idempotency (
+        tenant       TEXT    NOT NULL,
+        key          TEXT    NOT NULL,
+        request_hash TEXT    NOT NULL,
+        response     TEXT    NOT NULL,
+        expires_at   INTEGER NOT NULL,
+        PRIMARY KEY (tenant, key)
+    ) STRICT;
+    CREATE TABLE events (
+        tenant     TEXT    NOT NULL,
+        kind       TEXT    NOT NULL CHECK (kind IN ('paired', 'deleted')),
+        at         INTEGER NOT NULL,
+        latency_ms INTEGER
+    ) STRICT;
+    CREATE INDEX events_by_tenant ON events (tenant, kind, at);",
+    // What the purge of long-expired records reads.
+    "CREATE INDEX tokens_by_expiry ON tokens (expires_at) WHERE expires_at IS NOT NULL;
+    CREATE INDEX idempotency_by_expiry ON idempotency (expires_at);",
+    // Fewer pages per write. A deletion marks the record (`deleted_at`, and `expires_at`
+    // so that every read already treats it as gone) instead of removing it and writing an
+    // event: the stats read deletions and time-to-pair from the records themselves, and
+    // the purge removes them with the expired ones. Pending records have no entity B, so
+    // the entity-B index leaves them out.
+    "ALTER TABLE tokens ADD COLUMN deleted_at INTEGER;
+    DROP INDEX tokens_by_entity_b;
+    CREATE INDEX tokens_by_entity_b ON tokens (tenant, entity_b, created_at DESC, token DESC)
+        WHERE entity_b IS NOT NULL;
+    DROP TABLE events;",
+];
+
+/// Applies the migrations not applied yet, in one transaction.
+pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let applied: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    for migration in MIGRATIONS.iter().skip(applied.max(0) as usize) {
+        tx.execute_batch(migration)?;
+    }
+    tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
+    tx.commit()
+}
+
+/// How every commit reaches the disk: `TANDEM_SQLITE_SYNC`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Durability {
+    /// `synchronous = FULL`: the WAL is synced at every commit, so an acknowledged write
+    /// survives a power cut or an OS crash, not only `kill -9`.
+    #[default]
+    Full,
+    /// `synchronous = NORMAL`: the WAL is synced only at checkpoints; an acknowledged write
+    /// survives `kill -9` of the process, but a power cut may lose the last ones.
+    Normal,
+}
+
+impl Durability {
+    fn pragma(self) -> &'static str {
+        match self {
+            Self::Full => "FULL",
+            Self::Normal => "NORMAL",
+        }
+    }
+}
+
+/// How many prepared statements each connection keeps (every statement the store runs).
+const STATEMENT_CACHE: usize = 64;
+
+/// Settings of every connection: a busy timeout for the rare lock wait, the durability,
+/// and room for every prepared statement.
+pub(super) fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "synchronous", durability.pragma())?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(())
+}

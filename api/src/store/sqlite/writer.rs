@@ -1,0 +1,220 @@
+//! The one connection that writes, on a thread of its own, with group commit.
+//!
+//! Writes queue on a bounded channel. The writer takes what is queued (up to
+//! [`MAX_BATCH`]) and runs it in one transaction, each write in a savepoint of its own so
+//! that one write's failure rolls back only that write; then it commits once (one WAL sync
+//! for the whole batch under `synchronous = FULL`) and only then answers each write. A full
+//! queue is refused at once ([`StoreError::Overloaded`]) instead of growing memory.
+//!
+//! Between batches it keeps the write-ahead log bounded (see [`super::wal`]) and, once a
+//! minute, purges records that expired long ago.
+
+use std::cell::Cell;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+
+use super::wal::Wal;
+use crate::store::StoreError;
+
+/// The most writes one transaction commits.
+pub(super) const MAX_BATCH: usize = 128;
+
+/// The most writes waiting for the writer; past this, writes are refused with
+/// [`StoreError::Overloaded`] (`503` with `Retry-After`).
+pub(super) const QUEUE_CAPACITY: usize = 4096;
+
+/// How long the writer waits for work before it counts as idle.
+const IDLE_AFTER: Duration = Duration::from_secs(1);
+
+/// How often records that expired long ago are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+
+/// What the writer thread is asked to do: run SQL on the write connection inside the
+/// batch's transaction, and say whether it succeeded and how to answer once the batch has
+/// committed (or failed to).
+type Job = Box<dyn FnOnce(&Connection) -> (bool, Answer) + Send>;
+
+/// Sends a job's answer, given whether its batch committed.
+type Answer = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+/// The handle to the writer thread; the thread stops when the last clone is dropped.
+#[derive(Debug, Clone)]
+pub(super) struct Writer {
+    jobs: SyncSender<Job>,
+}
+
+/// What the writer does on its own: keep the WAL bounded and purge old records.
+pub(super) struct Housekeeping {
+    /// The write-ahead log's policy.
+    pub wal: Wal,
+    /// Deletes a batch of long-expired records; returns how many went.
+    pub purge: fn(&Connection) -> rusqlite::Result<usize>,
+}
+
+impl Writer {
+    /// Starts the writer thread on `conn`.
+    pub(super) fn start(conn: Connection, housekeeping: Housekeeping) -> std::io::Result<Self> {
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(QUEUE_CAPACITY);
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || run(&conn, &queue, &housekeeping))?;
+        Ok(Self { jobs })
+    }
+
+    /// Runs `f` in the writer's next batch and waits until that batch has committed.
+    pub(super) async fn run<R, F>(&self, context: &'static str, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let result = f(conn);
+            let succeeded = result.is_ok();
+            let answer: Answer = Box::new(move |committed| {
+                let answer = match committed {
+                    Ok(()) => result.map_err(|e| StoreError::backend(context, e)),
+                    Err(commit) => Err(StoreError::backend(context, commit)),
+                };
+                // The caller may have gone; then nobody needs the answer.
+                let _ = reply.send(answer);
+            });
+            (succeeded, answer)
+        });
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(StoreError::Overloaded),
+            Err(TrySendError::Disconnected(_)) => return Err(stopped(context)),
+        }
+        answer.await.map_err(|_| stopped(context))?
+    }
+}
+
+fn stopped(context: &'static str) -> StoreError {
+    StoreError::backend(
+        context,
+        "the SQLite writer could not run this write (it stopped, or the write panicked or \
+         could not begin; see the log)",
+    )
+}
+
+/// The writer thread: batches until the queue closes.
+fn run(conn: &Connection, queue: &Receiver<Job>, housekeeping: &Housekeeping) {
+    watch_wal(conn);
+    let mut last_purge = Instant::now();
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    loop {
+        match queue.recv_timeout(IDLE_AFTER) {
+            Ok(job) => batch.push(job),
+            Err(RecvTimeoutError::Timeout) => {
+                if housekeeping.wal.when_idle(conn, wal_pages()) {
+                    set_wal_pages(0);
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let size = batch.len();
+        commit(conn, &mut batch);
+        tracing::trace!(size, wal_pages = wal_pages(), "committed a batch");
+        if housekeeping.wal.after_commit(conn, wal_pages()) {
+            set_wal_pages(0);
+        }
+        if last_purge.elapsed() >= PURGE_EVERY {
+            last_purge = Instant::now();
+            purge(conn, housekeeping);
+        }
+    }
+    // The store is gone: leave no WAL behind.
+    housekeeping.wal.when_idle(conn, wal_pages());
+}
+
+/// Runs `batch` in one transaction, each job in a savepoint, then answers every job.
+fn commit(conn: &Connection, batch: &mut Vec<Job>) {
+    if let Err(e) = statement(conn, "BEGIN IMMEDIATE") {
+        // Dropping the jobs unrun answers each with an error.
+        tracing::error!(error = %e, "could not begin a write transaction");
+        batch.clear();
+        return;
+    }
+    let mut answers = Vec::with_capacity(batch.len());
+    for job in batch.drain(..) {
+        if let Err(e) = statement(conn, "SAVEPOINT job") {
+            tracing::error!(error = %e, "could not open a savepoint; the write is refused");
+            continue;
+        }
+        let run = std::panic::AssertUnwindSafe(|| job(conn));
+        let undo = match std::panic::catch_unwind(run) {
+            Ok((succeeded, answer)) => {
+                answers.push(answer);
+                !succeeded
+            }
+            Err(_) => {
+                tracing::error!("a SQLite write panicked; its part of the batch is undone");
+                true
+            }
+        };
+        // A write that failed undoes its own part only; the rest of the batch stands.
+        if undo {
+            let _ = statement(conn, "ROLLBACK TO job");
+        }
+        let _ = statement(conn, "RELEASE job");
+    }
+    let committed = statement(conn, "COMMIT").map_err(|e| {
+        let _ = conn.execute_batch("ROLLBACK");
+        tracing::error!(error = %e, "a write batch failed to commit");
+        e.to_string()
+    });
+    for answer in answers {
+        answer(committed.clone());
+    }
+}
+
+/// Runs one cached statement that returns no rows.
+fn statement(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
+}
+
+/// Deletes long-expired records, batch by batch, until a batch comes back short.
+fn purge(conn: &Connection, housekeeping: &Housekeeping) {
+    loop {
+        match (housekeeping.purge)(conn) {
+            Ok(n) if n >= super::PURGE_BATCH => continue,
+            Ok(_) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, "purging expired records failed");
+                break;
+            }
+        }
+    }
+}
+
+thread_local! {
+    /// Pages in the WAL after the writer's last commit, as SQLite's WAL hook tells it.
+    static WAL_PAGES: Cell<i32> = const { Cell::new(0) };
+}
+
+fn wal_pages() -> u32 {
+    WAL_PAGES.with(Cell::get).max(0).unsigned_abs()
+}
+
+fn set_wal_pages(pages: i32) {
+    WAL_PAGES.with(|p| p.set(pages));
+}
+
+/// Has SQLite tell [`WAL_PAGES`] the WAL's length after each commit on `conn`.
+fn watch_wal(conn: &Connection) {
+    fn hook(_: &rusqlite::hooks::Wal, pages: std::ffi::c_int) -> rusqlite::Result<()> {
+        set_wal_pages(pages);
+        Ok(())
+    }
+    conn.wal_hook(Some(hook));
+}
