@@ -70,6 +70,7 @@ impl Config {
         SqliteOptions {
             durability: self.sqlite_sync,
             wal_limit_bytes: self.sqlite_wal_limit_mb * 1024 * 1024,
+            ..SqliteOptions::default()
         }
     }
 }

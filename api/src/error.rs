@@ -192,3 +192,16 @@ impl From<QueryRejection> for ApiError {
         Self::InvalidField(rejection.body_text())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_overloaded_store_is_a_503_with_retry_after() {
+        let response = ApiError::from(PairingError::Store(StoreError::Overloaded)).into_response();
+
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[RETRY_AFTER], "1");
+    }
+}

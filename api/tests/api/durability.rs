@@ -8,10 +8,19 @@ use serde_json::{Value, json};
 use crate::helpers::RunningBinary;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn every_acknowledged_token_survives_kill_9() {
+async fn every_acknowledged_token_survives_kill_9_with_full_sync() {
+    every_acknowledged_token_survives_kill_9("full").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_acknowledged_token_survives_kill_9_with_normal_sync() {
+    every_acknowledged_token_survives_kill_9("normal").await;
+}
+
+async fn every_acknowledged_token_survives_kill_9(sync: &str) {
     let dir = tempfile::tempdir().unwrap();
     let store = format!("sqlite://{}", dir.path().join("data/tandem.db").display());
-    let server = RunningBinary::start(&store).await;
+    let server = RunningBinary::start_with(&store, &["--sqlite-sync", sync]).await;
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
     let http = reqwest::Client::new();
 

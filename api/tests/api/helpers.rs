@@ -260,8 +260,14 @@ impl RunningBinary {
     /// Starts `tandem-api` on a free port of 127.0.0.1 with the given store, and waits for
     /// its start-up line.
     pub async fn start(store_url: &str) -> Self {
+        Self::start_with(store_url, &[]).await
+    }
+
+    /// As [`RunningBinary::start`], with more flags.
+    pub async fn start_with(store_url: &str, flags: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tandem-api"))
             .args(["--listen", "127.0.0.1:0", "--store", store_url])
+            .args(flags)
             .env("RUST_LOG", "info")
             .env_remove("AWS_LAMBDA_RUNTIME_API")
             .stdout(Stdio::null())

@@ -17,3 +17,4 @@ mod openapi;
 mod seed;
 mod stats;
 mod tokens;
+mod wal;

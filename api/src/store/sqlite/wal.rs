@@ -76,10 +76,7 @@ impl Wal {
     }
 
     /// Called when no write came for a while; empties the log file. Returns whether it did.
-    pub(super) fn when_idle(&self, conn: &Connection, pages: u32) -> bool {
-        if pages == 0 {
-            return false;
-        }
+    pub(super) fn when_idle(&self, conn: &Connection) -> bool {
         match checkpoint(conn, Checkpoint::Truncate) {
             Ok(done) => done,
             Err(e) => {

@@ -21,7 +21,7 @@ use crate::store::StoreError;
 /// The most writes one transaction commits.
 pub(super) const MAX_BATCH: usize = 128;
 
-/// The most writes waiting for the writer; past this, writes are refused with
+/// The most writes waiting for the writer by default; past this, writes are refused with
 /// [`StoreError::Overloaded`] (`503` with `Retry-After`).
 pub(super) const QUEUE_CAPACITY: usize = 4096;
 
@@ -54,9 +54,13 @@ pub(super) struct Housekeeping {
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn`.
-    pub(super) fn start(conn: Connection, housekeeping: Housekeeping) -> std::io::Result<Self> {
-        let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(QUEUE_CAPACITY);
+    /// Starts the writer thread on `conn`, with room for `capacity` waiting writes.
+    pub(super) fn start(
+        conn: Connection,
+        capacity: usize,
+        housekeeping: Housekeeping,
+    ) -> std::io::Result<Self> {
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(capacity);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || run(&conn, &queue, &housekeeping))?;
@@ -103,13 +107,16 @@ fn stopped(context: &'static str) -> StoreError {
 /// The writer thread: batches until the queue closes.
 fn run(conn: &Connection, queue: &Receiver<Job>, housekeeping: &Housekeeping) {
     watch_wal(conn);
+    // Whether anything was written since the log file was last emptied.
+    let mut written = true;
     let mut last_purge = Instant::now();
     let mut batch = Vec::with_capacity(MAX_BATCH);
     loop {
         match queue.recv_timeout(IDLE_AFTER) {
             Ok(job) => batch.push(job),
             Err(RecvTimeoutError::Timeout) => {
-                if housekeeping.wal.when_idle(conn, wal_pages()) {
+                if written && housekeeping.wal.when_idle(conn) {
+                    written = false;
                     set_wal_pages(0);
                 }
                 continue;
@@ -124,6 +131,7 @@ fn run(conn: &Connection, queue: &Receiver<Job>, housekeeping: &Housekeeping) {
         }
         let size = batch.len();
         commit(conn, &mut batch);
+        written = true;
         tracing::trace!(size, wal_pages = wal_pages(), "committed a batch");
         if housekeeping.wal.after_commit(conn, wal_pages()) {
             set_wal_pages(0);
@@ -134,7 +142,7 @@ fn run(conn: &Connection, queue: &Receiver<Job>, housekeeping: &Housekeeping) {
         }
     }
     // The store is gone: leave no WAL behind.
-    housekeeping.wal.when_idle(conn, wal_pages());
+    housekeeping.wal.when_idle(conn);
 }
 
 /// Runs `batch` in one transaction, each job in a savepoint, then answers every job.
