@@ -32,10 +32,15 @@ loadtest *args:
     cargo build --release --locked -p api -p loadtest
     scripts/loadtest {{ args }}
 
-# Measure throughput, latency, peak RSS and start-up against a minimal axum app and on DynamoDB (moto); writes bench/results.md.
+# Measure throughput, latency, peak RSS, WAL and DB size and start-up, server and generator on separate cores, against a minimal axum app and on DynamoDB (moto); writes bench/results.md.
 bench: python-tools
     cargo build --release --locked -p api -p loadtest --bins --examples
     scripts/with-moto scripts/bench
+
+# Run the mix against tandem-api on SQLite for SOAK_DURATION (default 10m), charting req/s, p99, WAL/DB size and RSS into bench/soak.png and bench/soak.csv; fails if the WAL passes its bound, a request fails or RSS keeps growing (tandem-api flags pass through).
+soak *args:
+    cargo build --release --locked -p api -p loadtest --bins
+    scripts/soak {{ args }}
 
 # Run every check and test: formatting, clippy, the Terraform checks (fmt, checkov, schema in step with the code), unit tests, the API suite on SQLite and on DynamoDB (moto) with the Lambda emulator, the bot against a Telegram emulator (and its secrets from SSM on moto), the dashboard in headless Chromium, a short load test, clippy on the SDK and the dashboard as wasm32.
 test: lint web browser-tools python-tools infra-check

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use hdrhistogram::Histogram;
 use http_body_util::{BodyExt as _, Full};
 use hyper::client::conn::http1::SendRequest;
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 use serde::Deserialize;
 use tokio::net::TcpStream;
@@ -138,6 +138,9 @@ struct ErrorDetail<'a> {
 struct User {
     index: usize,
     config: MixConfig,
+    /// The `Host` header, and the `Authorization` one when there is a key, built once.
+    host: HeaderValue,
+    authorization: Option<HeaderValue>,
     sender: SendRequest<Full<Bytes>>,
     tally: SharedTally,
     flows: u64,
@@ -146,8 +149,15 @@ struct User {
 impl User {
     async fn connect(config: &MixConfig, index: usize, tally: SharedTally) -> anyhow::Result<Self> {
         let sender = connect(&config.authority).await?;
+        let authorization = config
+            .api_key
+            .as_ref()
+            .map(|key| HeaderValue::try_from(format!("Bearer {key}")))
+            .transpose()?;
         Ok(Self {
             index,
+            host: HeaderValue::try_from(config.authority.as_str())?,
+            authorization,
             config: config.clone(),
             sender,
             tally,
@@ -235,13 +245,14 @@ impl User {
         let mut request = Request::builder()
             .method(method)
             .uri(path)
-            .header(HOST, self.config.authority.as_str());
-        if let Some(key) = &self.config.api_key {
-            request = request.header(AUTHORIZATION, format!("Bearer {key}"));
+            .header(HOST, self.host.clone());
+        if let Some(authorization) = &self.authorization {
+            request = request.header(AUTHORIZATION, authorization.clone());
         }
         let body = match body {
             Some(json) => {
-                request = request.header(CONTENT_TYPE, "application/json");
+                request =
+                    request.header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 Full::new(Bytes::from(json))
             }
             None => Full::new(Bytes::new()),
