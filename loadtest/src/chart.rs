@@ -1,5 +1,5 @@
-//! The soak's chart: requests/s, p99, WAL and database size, and the server's RSS over
-//! time, one panel each, as a PNG.
+//! The soak's chart: requests/s, p99, the WAL's size against its bound, the database's size
+//! and the server's RSS over time, one panel each, as a PNG.
 
 use std::path::Path;
 
@@ -23,10 +23,10 @@ pub fn draw(
     wal_bound_mib: f64,
 ) -> anyhow::Result<()> {
     register_font()?;
-    let root = BitMapBackend::new(path, (1200, 1000)).into_drawing_area();
+    let root = BitMapBackend::new(path, (1200, 1200)).into_drawing_area();
     root.fill(&WHITE)?;
     let root = root.titled(title, ("sans-serif", 22))?;
-    let panels = root.split_evenly((4, 1));
+    let panels = root.split_evenly((5, 1));
     let end = samples.last().map_or(1.0, |s| s.second).max(1.0);
     let series = |f: fn(&Sample) -> f64| -> Vec<(f64, f64)> {
         samples.iter().map(|s| (s.second, f(s))).collect()
@@ -47,16 +47,20 @@ pub fn draw(
     )?;
     panel(
         &panels[2],
-        "file size (MiB)",
+        "WAL size, largest in each second (MiB)",
         end,
-        &[
-            ("WAL", MAGENTA, series(|s| s.wal_mib)),
-            ("database", GREEN, series(|s| s.db_mib)),
-        ],
+        &[("WAL", MAGENTA, series(|s| s.wal_mib))],
         Some(wal_bound_mib),
     )?;
     panel(
         &panels[3],
+        "database size (MiB)",
+        end,
+        &[("database", GREEN, series(|s| s.db_mib))],
+        None,
+    )?;
+    panel(
+        &panels[4],
         "server RSS (MiB)",
         end,
         &[("RSS", BLACK, series(|s| s.rss_mib))],
@@ -91,6 +95,8 @@ fn panel(
     chart
         .configure_mesh()
         .x_desc("seconds")
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .x_label_formatter(&|v| format!("{v:.0}"))
         .label_style(("sans-serif", 12))
         .draw()?;
     for (name, color, points) in lines {

@@ -118,6 +118,38 @@ impl Report {
     }
 }
 
+/// Reads samples back from a CSV that [`Report::write_csv`] wrote.
+pub fn read_csv(path: &Path) -> anyhow::Result<Vec<Sample>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    text.lines()
+        .skip(1)
+        .map(|line| {
+            let f: Vec<f64> = line
+                .split(',')
+                .map(str::parse)
+                .collect::<Result<_, _>>()
+                .with_context(|| format!("a line of {} is not numbers: {line}", path.display()))?;
+            anyhow::ensure!(
+                f.len() == 8,
+                "a line of {} has {} fields, not 8",
+                path.display(),
+                f.len()
+            );
+            Ok(Sample {
+                second: f[0],
+                requests_per_second: f[1],
+                p50_ms: f[2],
+                p99_ms: f[3],
+                failed: f[4] as u64,
+                wal_mib: f[5],
+                db_mib: f[6],
+                rss_mib: f[7],
+            })
+        })
+        .collect()
+}
+
 /// Runs the mix for `config.duration`, sampling as it goes.
 pub async fn run(config: &SoakConfig) -> anyhow::Result<Report> {
     let tally = mix::tally();

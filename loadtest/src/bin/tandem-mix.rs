@@ -20,8 +20,8 @@ use loadtest::soak::{self, SoakConfig};
 #[command(name = "tandem-mix", version, about)]
 struct Args {
     /// The server, `http://127.0.0.1:PORT`.
-    #[arg(long)]
-    host: String,
+    #[arg(long, required_unless_present = "redraw")]
+    host: Option<String>,
     /// Users at once, each on its own connection.
     #[arg(long, short = 'u', default_value_t = 16)]
     users: usize,
@@ -46,6 +46,9 @@ struct Args {
     /// Also fail if the server's RSS kept growing (needs a run of a minute or more).
     #[arg(long)]
     soak: bool,
+    /// Run nothing: draw `--chart` again from the samples of an earlier run's CSV.
+    #[arg(long, value_name = "CSV", requires = "chart")]
+    redraw: Option<PathBuf>,
     /// Sent as a bearer key.
     #[arg(long, env = "TANDEM_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
@@ -53,8 +56,14 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let authority = args
-        .host
+    if let (Some(csv), Some(chart)) = (&args.redraw, &args.chart) {
+        let samples = soak::read_csv(csv)?;
+        let seconds = samples.last().map_or(0.0, |s| s.second);
+        let title = format!("tandem-mix: {} users for {seconds:.0} s", args.users);
+        return loadtest::chart::draw(chart, &title, &samples, args.wal_bound_mib);
+    }
+    let host = args.host.as_deref().context("--host is required")?;
+    let authority = host
         .strip_prefix("http://")
         .context("--host must be http://HOST:PORT")?
         .trim_end_matches('/')
