@@ -115,6 +115,10 @@ fn run(conn: &Connection, queue: &Receiver<Job>, housekeeping: &Housekeeping) {
         match queue.recv_timeout(IDLE_AFTER) {
             Ok(job) => batch.push(job),
             Err(RecvTimeoutError::Timeout) => {
+                if last_purge.elapsed() >= PURGE_EVERY {
+                    last_purge = Instant::now();
+                    written |= purge(conn, housekeeping);
+                }
                 if written && housekeeping.wal.when_idle(conn) {
                     written = false;
                     set_wal_pages(0);
@@ -191,18 +195,25 @@ fn statement(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(drop)
 }
 
-/// Deletes long-expired records, batch by batch, until a batch comes back short.
-fn purge(conn: &Connection, housekeeping: &Housekeeping) {
+/// Deletes long-expired records, batch by batch, until a batch comes back short; returns
+/// whether it deleted any.
+fn purge(conn: &Connection, housekeeping: &Housekeeping) -> bool {
+    let mut deleted = 0;
     loop {
         match (housekeeping.purge)(conn) {
-            Ok(n) if n >= super::PURGE_BATCH => continue,
-            Ok(_) => break,
+            Ok(n) => {
+                deleted += n;
+                if n < super::PURGE_BATCH {
+                    break;
+                }
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "purging expired records failed");
                 break;
             }
         }
     }
+    deleted > 0
 }
 
 thread_local! {
