@@ -42,12 +42,14 @@ soak *args:
     cargo build --release --locked -p api -p loadtest --bins
     scripts/soak {{ args }}
 
-# Run every check and test: formatting, clippy, the Terraform checks (fmt, checkov, schema in step with the code), unit tests, the API suite on SQLite and on DynamoDB (moto) with the Lambda emulator, the bot against a Telegram emulator (and its secrets from SSM on moto), the dashboard in headless Chromium, a short load test, clippy on the SDK and the dashboard as wasm32.
+# (Every cargo step of `test` selects the whole workspace, so that all of them share one build:
+# selecting one package or one test target resolves features anew and rebuilds a hundred crates.)
+
+# Run every check and test: formatting, clippy, the Terraform checks (fmt, checkov, schema in step with the code), unit tests, the API suite on SQLite (with a burst that must keep the WAL under its bound) and on DynamoDB (moto) with the Lambda emulator, the bot against a Telegram emulator (and its secrets from SSM on moto), the dashboard in headless Chromium, a short load test, clippy on the SDK and the dashboard as wasm32.
 test: lint web browser-tools python-tools infra-check
+    cargo build --workspace --all-targets --locked
     cargo test --workspace --locked
-    TANDEM_TEST_STORE=dynamodb scripts/with-moto cargo test --locked -p api --test api -- --include-ignored
-    scripts/with-moto cargo test --locked -p bot --test bot -- --ignored
-    cargo build --locked -p api -p loadtest --bins
+    TANDEM_TEST_STORE=dynamodb scripts/with-moto cargo test --workspace --locked -- --include-ignored
     PROFILE=debug scripts/loadtest -u 4 -r 4 -t 3s --report-file target/loadtest/test-report.html
     cargo clippy --locked -p sdk -p web --target wasm32-unknown-unknown -- -D warnings
 
