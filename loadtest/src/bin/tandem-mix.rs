@@ -112,37 +112,13 @@ fn main() -> anyhow::Result<()> {
         problems.push("the server's RSS kept growing over the run".to_owned());
     }
 
-    let opt = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
-    eprintln!(
-        "{} requests, {} failed, {:.0} req/s; p50 {:.3} ms, p99 {:.3} ms; generator CPU {:.0} %, \
-         server CPU {} %; server peak RSS {} MiB; WAL max {:.1} MiB; DB {:.1} MiB",
-        report.total.requests(),
-        report.total.failed,
-        report.requests_per_second(),
-        report.latency_ms(0.50),
-        report.latency_ms(0.99),
-        report.generator_cpu * 100.0,
-        opt(report.server_cpu.map(|c| c * 100.0)),
-        opt(report.server_peak_rss_mib),
-        report.wal_max_mib,
-        report.db_end_mib,
-    );
+    let fields = summary(&report);
+    let shown: Vec<String> = fields.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    eprintln!("{}", shown.join(", "));
+    let result: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
     #[allow(clippy::print_stdout)]
     {
-        println!(
-            "result requests={} failed={} rps={:.0} p50_ms={:.3} p99_ms={:.3} generator_cpu_pct={:.0} \
-             server_cpu_pct={} peak_rss_mib={} wal_max_mib={:.1} db_mib={:.1}",
-            report.total.requests(),
-            report.total.failed,
-            report.requests_per_second(),
-            report.latency_ms(0.50),
-            report.latency_ms(0.99),
-            report.generator_cpu * 100.0,
-            opt(report.server_cpu.map(|c| c * 100.0)),
-            opt(report.server_peak_rss_mib),
-            report.wal_max_mib,
-            report.db_end_mib,
-        );
+        println!("result {}", result.join(" "));
     }
     if problems.is_empty() {
         Ok(())
@@ -152,4 +128,24 @@ fn main() -> anyhow::Result<()> {
         }
         std::process::exit(1);
     }
+}
+
+/// The run's figures, by name (the names are the `result` line's keys).
+fn summary(report: &soak::Report) -> Vec<(&'static str, String)> {
+    let opt = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
+    vec![
+        ("requests", report.total.requests().to_string()),
+        ("failed", report.total.failed.to_string()),
+        ("rps", format!("{:.0}", report.requests_per_second())),
+        ("p50_ms", format!("{:.3}", report.latency_ms(0.50))),
+        ("p99_ms", format!("{:.3}", report.latency_ms(0.99))),
+        (
+            "generator_cpu_pct",
+            format!("{:.0}", report.generator_cpu * 100.0),
+        ),
+        ("server_cpu_pct", opt(report.server_cpu.map(|c| c * 100.0))),
+        ("peak_rss_mib", opt(report.server_peak_rss_mib)),
+        ("wal_max_mib", format!("{:.1}", report.wal_max_mib)),
+        ("db_mib", format!("{:.1}", report.db_end_mib)),
+    ]
 }
