@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 409, description = "Already paired with another entity", body = ErrorBody),
         (status = 422, description = "Invalid entity, or the same entity as A", body = ErrorBody),
         (status = 429, description = "Too many attempts", body = ErrorBody),
+        (status = 503, description = "Too many writes are waiting; retry after Retry-After", body = ErrorBody),
     )
 )]
 #[tracing::instrument(level = "debug", skip_all)]

@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses(
         (status = 200, description = "The new token", body = TokenRecord),
         (status = 422, description = "Invalid entity", body = ErrorBody),
+        (status = 503, description = "Too many writes are waiting; retry after Retry-After", body = ErrorBody),
     )
 )]
 #[tracing::instrument(level = "debug", skip_all)]
@@ -79,6 +80,7 @@ async fn get(
         (status = 404, description = "Unknown, expired or deleted", body = ErrorBody),
         (status = 409, description = "Already paired with another entity", body = ErrorBody),
         (status = 422, description = "Invalid entity, or the same entity as A", body = ErrorBody),
+        (status = 503, description = "Too many writes are waiting; retry after Retry-After", body = ErrorBody),
     )
 )]
 #[tracing::instrument(level = "debug", skip_all)]
@@ -101,6 +103,7 @@ async fn update(
     responses(
         (status = 200, description = "The deleted record", body = TokenRecord),
         (status = 404, description = "Unknown, expired or deleted", body = ErrorBody),
+        (status = 503, description = "Too many writes are waiting; retry after Retry-After", body = ErrorBody),
     )
 )]
 #[tracing::instrument(level = "debug", skip_all, fields(token = %token.0))]

@@ -51,6 +51,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 413, description = "The body is over 16 KiB", body = ErrorBody),
         (status = 415, description = "The body is not declared as JSON", body = ErrorBody),
         (status = 422, description = "A field is invalid", body = ErrorBody),
+        (status = 503, description = "Too many writes are waiting; retry after Retry-After", body = ErrorBody),
     )
 )]
 #[tracing::instrument(level = "debug", skip_all)]
@@ -171,6 +172,7 @@ async fn get_token(
         (status = 404, description = "Unknown, expired or deleted", body = ErrorBody),
         (status = 409, description = "Already paired with another entity", body = ErrorBody),
         (status = 422, description = "Invalid entity, or the same entity as A", body = ErrorBody),
+        (status = 503, description = "Too many writes are waiting; retry after Retry-After", body = ErrorBody),
     )
 )]
 #[tracing::instrument(level = "debug", skip_all, fields(token = %token.0))]
@@ -194,6 +196,7 @@ async fn pair_token(
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "Unknown, expired or deleted", body = ErrorBody),
+        (status = 503, description = "Too many writes are waiting; retry after Retry-After", body = ErrorBody),
     )
 )]
 #[tracing::instrument(level = "debug", skip_all, fields(token = %token.0))]

@@ -45,3 +45,25 @@ async fn the_openapi_document_lists_every_route_and_method() {
         );
     }
 }
+
+#[tokio::test]
+async fn every_write_documents_the_overloaded_503() {
+    let app = spawn_app().await;
+
+    let doc: Value = app.get_path("/openapi.json").await.json().await.unwrap();
+
+    for (path, method) in [
+        ("/v1/tokens", "post"),
+        ("/v1/tokens/{token}", "delete"),
+        ("/v1/tokens/{token}/pair", "post"),
+        ("/v1/codes/{code}/pair", "post"),
+        ("/create/{entity}", "post"),
+        ("/update/{token}/{entity}", "put"),
+        ("/delete/{token}", "delete"),
+    ] {
+        assert!(
+            doc["paths"][path][method]["responses"]["503"].is_object(),
+            "{method} {path} does not document 503"
+        );
+    }
+}
