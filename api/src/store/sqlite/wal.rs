@@ -54,23 +54,27 @@ impl Wal {
         if pages < self.restart_at {
             return false;
         }
+        let mut attempt = 0u64;
         loop {
-            match checkpoint(conn, Checkpoint::Restart) {
+            let failure = match checkpoint(conn, Checkpoint::Restart) {
                 Ok(true) => return true,
-                Ok(false) if pages < self.must_restart_at => return false,
-                Ok(false) => {
-                    tracing::warn!(
-                        pages,
-                        "the WAL is near its bound and reads still hold it: waiting for them"
-                    );
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "WAL checkpoint failed");
-                    if pages < self.must_restart_at {
-                        return false;
-                    }
-                }
+                Ok(false) => "reads still hold it".to_owned(),
+                Err(e) => e.to_string(),
+            };
+            if pages < self.must_restart_at {
+                tracing::debug!(pages, failure, "the WAL could not restart yet");
+                return false;
             }
+            // Near the bound: no batch starts until the log has restarted. Said once a
+            // second, not at every try.
+            if attempt.is_multiple_of(100) {
+                tracing::warn!(
+                    pages,
+                    failure,
+                    "the WAL is near its bound: waiting for it to restart"
+                );
+            }
+            attempt += 1;
             std::thread::sleep(Duration::from_millis(10));
         }
     }

@@ -113,36 +113,33 @@ fn run(conn: &Connection, queue: &Receiver<Job>, housekeeping: &Housekeeping) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     loop {
         match queue.recv_timeout(IDLE_AFTER) {
-            Ok(job) => batch.push(job),
-            Err(RecvTimeoutError::Timeout) => {
-                if last_purge.elapsed() >= PURGE_EVERY {
-                    last_purge = Instant::now();
-                    written |= purge(conn, housekeeping);
+            Ok(job) => {
+                batch.push(job);
+                while batch.len() < MAX_BATCH {
+                    match queue.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
                 }
+                let size = batch.len();
+                commit(conn, &mut batch);
+                written = true;
+                tracing::trace!(size, wal_pages = wal_pages(), "committed a batch");
+                if housekeeping.wal.after_commit(conn, wal_pages()) {
+                    set_wal_pages(0);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
                 if written && housekeeping.wal.when_idle(conn) {
                     written = false;
                     set_wal_pages(0);
                 }
-                continue;
             }
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let size = batch.len();
-        commit(conn, &mut batch);
-        written = true;
-        tracing::trace!(size, wal_pages = wal_pages(), "committed a batch");
-        if housekeeping.wal.after_commit(conn, wal_pages()) {
-            set_wal_pages(0);
-        }
         if last_purge.elapsed() >= PURGE_EVERY {
             last_purge = Instant::now();
-            purge(conn, housekeeping);
+            written |= purge(conn, housekeeping);
         }
     }
     // The store is gone: leave no WAL behind.
