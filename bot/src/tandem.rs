@@ -1,0 +1,101 @@
+//! The bot's side of Tandem: the handlers' [`Ctx`], chats as Tandem entities, their pairings,
+//! and the API's refusals put into words.
+
+use std::sync::Arc;
+
+use sdk::{EntityId, ErrorCode, TokenRecord};
+use teloxide::types::ChatId;
+
+use crate::WordFilter;
+use crate::telegram::{ThrottledBot, say};
+
+/// What every handler needs besides the bot.
+#[derive(Clone)]
+pub struct Ctx {
+    pub(crate) api: sdk::Client,
+    pub(crate) filter: Arc<WordFilter>,
+}
+
+impl Ctx {
+    /// Handlers' shared context: the Tandem API client and the word filter.
+    pub fn new(api: sdk::Client, filter: WordFilter) -> Self {
+        Self {
+            api,
+            filter: Arc::new(filter),
+        }
+    }
+}
+
+/// The entity a chat is in Tandem.
+pub(crate) fn entity_of(chat: ChatId) -> EntityId {
+    EntityId::parse(format!("tg:{}", chat.0)).expect("a chat id makes a valid entity")
+}
+
+/// The chat an entity stands for, if it is one of ours.
+fn chat_of(entity: &EntityId) -> Option<ChatId> {
+    entity
+        .as_str()
+        .strip_prefix("tg:")?
+        .parse()
+        .ok()
+        .map(ChatId)
+}
+
+/// The other side of `record`, seen from `me`.
+pub(crate) fn partner_in(record: &TokenRecord, me: &EntityId) -> Option<ChatId> {
+    let other = if &record.entity_a == me {
+        record.entity_b.as_ref()?
+    } else {
+        &record.entity_a
+    };
+    chat_of(other)
+}
+
+/// The live records this chat is part of (as either side), newest first.
+pub(crate) async fn records_of(ctx: &Ctx, chat: ChatId) -> Result<Vec<TokenRecord>, sdk::Error> {
+    Ok(ctx
+        .api
+        .list_tokens(&entity_of(chat), Some(100), None)
+        .await?
+        .items)
+}
+
+/// Tells the chat, in words, why the API said no.
+pub(crate) async fn api_trouble(
+    bot: &ThrottledBot,
+    chat: ChatId,
+    error: sdk::Error,
+) -> anyhow::Result<()> {
+    let text = match error.code() {
+        Some(ErrorCode::NotFound) => {
+            "I don't know that token or code: it may have expired, been deleted or mistyped. \
+             Ask for a fresh one."
+        }
+        Some(ErrorCode::AlreadyPaired) => {
+            "That token has already been used by someone else. Ask for a fresh one."
+        }
+        Some(ErrorCode::SameEntity) => {
+            "That's your own token: send it to the person you want to talk to."
+        }
+        Some(ErrorCode::RateLimited) => "Too many tries. Please wait a minute and try again.",
+        _ => {
+            tracing::error!(error = %error, "Tandem API call failed");
+            "Something went wrong on my side. Please try again in a moment."
+        }
+    };
+    say(bot, chat, text).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chats_and_entities_round_trip() {
+        let chat = ChatId(-100_123);
+        assert_eq!(entity_of(chat).as_str(), "tg:-100123");
+        assert_eq!(chat_of(&entity_of(chat)), Some(chat));
+        assert_eq!(chat_of(&EntityId::parse("web:1").unwrap()), None);
+    }
+}
