@@ -117,7 +117,7 @@ impl Pairings {
             match self.store.insert(tenant, &new, now).await {
                 Ok(Inserted::Created) => return Ok(Created::New(new.record)),
                 Ok(Inserted::Replayed(record)) => return Ok(Created::Replayed(record)),
-                Ok(Inserted::KeyReused) => return Err(PairingError::IdempotencyKeyReused),
+                Err(StoreError::KeyReused) => return Err(PairingError::IdempotencyKeyReused),
                 Err(StoreError::Duplicate) => new.record.token = new_token(),
                 Err(StoreError::DuplicateCode) if code_attempts < CODE_ATTEMPTS => {
                     code_attempts += 1;

@@ -31,6 +31,9 @@ pub enum StoreError {
     /// A live record holds this short code already.
     #[error("a live record holds this short code already")]
     DuplicateCode,
+    /// The `Idempotency-Key` was used before with another request; nothing was created.
+    #[error("this Idempotency-Key was used with a different request")]
+    KeyReused,
     /// The store has more work queued than it takes; retry shortly.
     #[error("the store is overloaded: too many writes are waiting")]
     Overloaded,
@@ -121,10 +124,9 @@ pub enum Inserted {
     /// The record was created.
     Created,
     /// The idempotency key was used before with the same request: the record as that
-    /// request created it; nothing new was created.
+    /// request created it; nothing new was created. (Used with another request, the
+    /// insert fails with [`StoreError::KeyReused`].)
     Replayed(TokenRecord),
-    /// The idempotency key was used before with another request; nothing was created.
-    KeyReused,
 }
 
 /// Counts for `GET /v1/stats`, as a store sees them at `now`.
@@ -239,7 +241,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Inserts a new record: [`StoreError::Duplicate`] if the token exists,
     /// [`StoreError::DuplicateCode`] if a live record holds its short code. With an
-    /// idempotency key seen before, creates nothing and says what the key stood for.
+    /// idempotency key seen before, creates nothing: the same request is
+    /// [`Inserted::Replayed`], another one [`StoreError::KeyReused`].
     async fn insert(
         &self,
         tenant: &TenantId,

@@ -1,13 +1,193 @@
 //! DynamoDB specifics: what each call costs, and the table's schema.
 
-use api::store::DynamoStore;
-use api::store::dynamodb::{
-    ENTITY_A_KEY, ENTITY_B_KEY, EXPIRY_KEY, INDEX_ENTITY_A, INDEX_ENTITY_B, INDEX_TENANT,
-    PARTITION_KEY, SORT_KEY, TENANT_INDEX_ATTRIBUTES, TENANT_KEY, TTL_ATTRIBUTE,
-};
-use aws_sdk_dynamodb::types::{BillingMode, KeyType, ProjectionType, TimeToLiveStatus};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
-use crate::helpers::{Backend, local_dynamodb_client, spawn_app_on};
+use api::clock::ManualClock;
+use api::pairing::{Created, PairingError, Pairings};
+use api::store::dynamodb::{
+    ENTITY_A_KEY, ENTITY_B_KEY, EXPIRY_KEY, IAM_ACTIONS, INDEX_ENTITY_A, INDEX_ENTITY_B,
+    INDEX_TENANT, PARTITION_KEY, SORT_KEY, TENANT_INDEX_ATTRIBUTES, TENANT_KEY, TTL_ATTRIBUTE,
+};
+use api::store::{DynamoStore, Store as _, TenantId};
+use aws_sdk_dynamodb::config::interceptors::FinalizerInterceptorContextMut;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
+use aws_sdk_dynamodb::types::{BillingMode, KeyType, ProjectionType, TimeToLiveStatus};
+use aws_smithy_runtime_api::client::interceptors::context::Error as ErasedError;
+use aws_smithy_runtime_api::client::orchestrator::OrchestratorError;
+use chrono::Utc;
+use sdk::{CreateToken, EntityId, IdempotencyKey};
+
+use crate::helpers::{Backend, local_dynamodb_client, local_dynamodb_config, spawn_app_on};
+
+/// A fresh table on the local server, and the rules on a store of it whose client is
+/// `client`.
+async fn pairings_on(client: aws_sdk_dynamodb::Client) -> (Pairings, DynamoStore) {
+    let table = format!("tandem-test-{}", uuid::Uuid::new_v4().simple());
+    DynamoStore::create_table(&client, &table).await.unwrap();
+    let store = DynamoStore::connect(client, table).await.unwrap();
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    (Pairings::new(Arc::new(store.clone()), clock), store)
+}
+
+fn entity(name: &str) -> EntityId {
+    EntityId::parse(name).unwrap()
+}
+
+#[tokio::test]
+#[ignore = "needs a local DynamoDB server (moto); `just test` runs it"]
+async fn the_iam_actions_are_exactly_what_serving_every_call_sends() {
+    // Arrange
+    let (client, requests) = local_dynamodb_client().await;
+    let (pairings, store) = pairings_on(client).await;
+    let tenant = TenantId::local();
+    let sent_at_start = requests.take();
+    let (alice, bob) = (entity("alice"), entity("bob"));
+
+    // Act: every call of the Store, through the pairing rules.
+    let Created::New(plain) = pairings
+        .create(&tenant, CreateToken::new(&alice), None)
+        .await
+        .unwrap()
+    else {
+        panic!("a fresh create")
+    };
+    let Created::New(coded) = pairings
+        .create(&tenant, CreateToken::new(&alice).with_code(), None)
+        .await
+        .unwrap()
+    else {
+        panic!("a fresh create")
+    };
+    let key = IdempotencyKey::parse("k-1").unwrap();
+    for _ in 0..2 {
+        pairings
+            .create(&tenant, CreateToken::new(&bob), Some(key.clone()))
+            .await
+            .unwrap();
+    }
+    let reused = pairings
+        .create(&tenant, CreateToken::new(&alice), Some(key))
+        .await;
+    pairings.get(&tenant, &plain.token).await.unwrap();
+    pairings.pair(&tenant, &plain.token, &bob).await.unwrap();
+    let code = coded.code.clone().unwrap();
+    pairings.pair_by_code(&tenant, &code, &bob).await.unwrap();
+    pairings.delete(&tenant, &plain.token).await.unwrap();
+    pairings.list(&tenant, &bob, 10, None).await.unwrap();
+    pairings.stats(&tenant).await.unwrap();
+    store.ping().await.unwrap();
+
+    // Assert
+    assert!(
+        matches!(reused, Err(PairingError::IdempotencyKeyReused)),
+        "{reused:?}"
+    );
+    assert!(
+        sent_at_start.contains(&"DescribeTable".to_owned()),
+        "{sent_at_start:?}"
+    );
+    let serving: BTreeSet<String> = ["DescribeTable".to_owned()]
+        .into_iter()
+        .chain(requests.take())
+        // Each item of a transaction is authorised on its own; the store's only put.
+        .map(|op| match op.as_str() {
+            "TransactWriteItems" => "dynamodb:PutItem".to_owned(),
+            _ => format!("dynamodb:{op}"),
+        })
+        .collect();
+    let declared: BTreeSet<String> = IAM_ACTIONS.iter().map(|a| a.to_string()).collect();
+    assert_eq!(
+        serving, declared,
+        "sent (left) and declared in IAM_ACTIONS (right)"
+    );
+}
+
+/// Drops the item from every failed pair condition's answer, as DynamoDB-compatible
+/// servers without `ReturnValuesOnConditionCheckFailure` answer.
+#[derive(Debug)]
+struct NoItemOnFailedConditions;
+
+impl Intercept for NoItemOnFailedConditions {
+    fn name(&self) -> &'static str {
+        "NoItemOnFailedConditions"
+    }
+
+    fn modify_before_attempt_completion(
+        &self,
+        context: &mut FinalizerInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(Err(error)) = context.output_or_error_mut() else {
+            return Ok(());
+        };
+        let failed = error
+            .as_operation_error()
+            .and_then(ErasedError::downcast_ref::<UpdateItemError>);
+        if let Some(UpdateItemError::ConditionalCheckFailedException(failed)) = failed {
+            let bare = ConditionalCheckFailedException::builder()
+                .set_message(failed.message().map(str::to_owned))
+                .build();
+            *error = OrchestratorError::operation(ErasedError::erase(
+                UpdateItemError::ConditionalCheckFailedException(bare),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs a local DynamoDB server (moto); `just test` runs it"]
+async fn a_paired_token_is_a_conflict_even_where_failed_conditions_carry_no_item() {
+    // Arrange
+    let config = local_dynamodb_config()
+        .await
+        .interceptor(NoItemOnFailedConditions)
+        .build();
+    let (pairings, _) = pairings_on(aws_sdk_dynamodb::Client::from_conf(config)).await;
+    let tenant = TenantId::local();
+    let Created::New(record) = pairings
+        .create(&tenant, CreateToken::new(&entity("alice")), None)
+        .await
+        .unwrap()
+    else {
+        panic!("a fresh create")
+    };
+    pairings
+        .pair(&tenant, &record.token, &entity("bob"))
+        .await
+        .unwrap();
+
+    // Act
+    let again = pairings.pair(&tenant, &record.token, &entity("bob")).await;
+    let other = pairings
+        .pair(&tenant, &record.token, &entity("carol"))
+        .await;
+    let itself = pairings
+        .pair(&tenant, &record.token, &entity("alice"))
+        .await;
+    pairings.delete(&tenant, &record.token).await.unwrap();
+    let deleted = pairings.pair(&tenant, &record.token, &entity("bob")).await;
+
+    // Assert
+    assert_eq!(again.unwrap().entity_b, Some(entity("bob")), "a repeat");
+    assert!(
+        matches!(other, Err(PairingError::AlreadyPaired)),
+        "{other:?}"
+    );
+    assert!(
+        matches!(itself, Err(PairingError::AlreadyPaired)),
+        "{itself:?}"
+    );
+    assert!(
+        matches!(deleted, Err(PairingError::NotFound)),
+        "{deleted:?}"
+    );
+}
 
 #[tokio::test]
 #[ignore = "needs a local DynamoDB server (moto); `just test` runs it"]

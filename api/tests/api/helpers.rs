@@ -10,9 +10,11 @@ use std::sync::Arc;
 
 use api::auth::Access;
 use api::clock::ManualClock;
-use api::store::dynamodb::RequestCounter;
 use api::store::{DynamoStore, SqliteStore, Store};
 use api::{AppState, app};
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
 use chrono::Utc;
 use serde_json::Value;
 use tempfile::TempDir;
@@ -146,6 +148,17 @@ async fn spawn(backend: Backend, access: Access, dashboard: Option<&std::path::P
 /// A DynamoDB client of the local server that `AWS_ENDPOINT_URL_DYNAMODB` names, counting
 /// the requests it sends.
 pub async fn local_dynamodb_client() -> (aws_sdk_dynamodb::Client, RequestCounter) {
+    let counter = RequestCounter::default();
+    let config = local_dynamodb_config()
+        .await
+        .interceptor(counter.clone())
+        .build();
+    (aws_sdk_dynamodb::Client::from_conf(config), counter)
+}
+
+/// The configuration of a client of the local DynamoDB server that
+/// `AWS_ENDPOINT_URL_DYNAMODB` names.
+pub async fn local_dynamodb_config() -> aws_sdk_dynamodb::config::Builder {
     let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect(
         "AWS_ENDPOINT_URL_DYNAMODB must name a local DynamoDB server: run through `just test`, \
          or `scripts/with-moto cargo test …`",
@@ -154,12 +167,8 @@ pub async fn local_dynamodb_client() -> (aws_sdk_dynamodb::Client, RequestCounte
         endpoint.starts_with("http://127.0.0.1:"),
         "tests only talk to a server on 127.0.0.1, not {endpoint}"
     );
-    let counter = RequestCounter::default();
     let sdk_config = aws_config::load_from_env().await;
-    let config = aws_sdk_dynamodb::config::Builder::from(&sdk_config)
-        .interceptor(counter.clone())
-        .build();
-    (aws_sdk_dynamodb::Client::from_conf(config), counter)
+    aws_sdk_dynamodb::config::Builder::from(&sdk_config)
 }
 
 impl TestApp {
@@ -315,5 +324,43 @@ impl RunningBinary {
             .await
             .expect("exits within 10 s of SIGTERM")
             .expect("wait")
+    }
+}
+
+/// Counts the requests a DynamoDB client sends (retries included), by operation name:
+/// installed on the client with `aws_sdk_dynamodb::config::Builder::interceptor`.
+#[derive(Debug, Clone, Default)]
+pub struct RequestCounter(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl RequestCounter {
+    /// The operations sent since the last call, in order (such as `PutItem`), and resets.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let operation = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .and_then(|target| target.rsplit('.').next())
+            .unwrap_or("unknown")
+            .to_owned();
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(operation);
+        Ok(())
     }
 }

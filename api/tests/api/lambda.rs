@@ -64,7 +64,7 @@ async fn the_api_answers_through_the_lambda_emulator_on_dynamodb() {
         .stderr(Stdio::null())
         .spawn()
         .expect("start `cargo lambda watch` (is cargo-lambda installed? `just python-tools`)");
-    let _emulator = ProcessGroup(child);
+    let mut emulator = ProcessGroup(child);
     let base = format!("http://127.0.0.1:{port}/lambda-url/tandem-api");
     // A request the emulator never answers must fail the test, not hang it.
     let mut auth = reqwest::header::HeaderMap::new();
@@ -81,6 +81,9 @@ async fn the_api_answers_through_the_lambda_emulator_on_dynamodb() {
     // The emulator may compile the function first.
     let started = Instant::now();
     loop {
+        if let Ok(Some(status)) = emulator.0.try_wait() {
+            panic!("`cargo lambda watch` exited ({status}) before the function answered");
+        }
         match http.get(format!("{base}/healthz")).send().await {
             Ok(r) if r.status() == 200 => break,
             _ if started.elapsed() > Duration::from_secs(300) => {

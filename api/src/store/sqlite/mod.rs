@@ -26,7 +26,7 @@ use sdk::{EntityId, Label, ShortCode, Token, TokenRecord};
 use self::rows::{columns, millis, parsed, record_from_row};
 pub use self::schema::Durability;
 pub use self::wal::DEFAULT_LIMIT_BYTES as DEFAULT_WAL_LIMIT_BYTES;
-use self::writer::{Housekeeping, Writer};
+use self::writer::{Housekeeping, WriteError, Writer};
 use super::{
     Cursor, IdempotencyClaim, Inserted, NewToken, Page, PairOutcome, STATS_WINDOW, StatsCounts,
     Store, StoreError, TenantId,
@@ -206,7 +206,7 @@ fn insert_in(
     tenant: &str,
     new: &NewToken,
     now: i64,
-) -> rusqlite::Result<Result<Inserted, StoreError>> {
+) -> Result<Inserted, WriteError> {
     if let Some(claim) = &new.idempotency {
         let earlier: Option<(String, String)> = tx
             .prepare_cached(
@@ -219,11 +219,11 @@ fn insert_in(
             .optional()?;
         if let Some((hash, response)) = earlier {
             if hash != claim.request_hash {
-                return Ok(Ok(Inserted::KeyReused));
+                return Err(StoreError::KeyReused.into());
             }
-            return Ok(serde_json::from_str(&response)
+            return serde_json::from_str(&response)
                 .map(Inserted::Replayed)
-                .map_err(|e| StoreError::backend("replaying an idempotent create", e)));
+                .map_err(|e| StoreError::backend("replaying an idempotent create", e).into());
         }
     }
     let r = &new.record;
@@ -240,7 +240,7 @@ fn insert_in(
                 |row| row.get(0),
             )?;
         if held {
-            return Ok(Err(StoreError::DuplicateCode));
+            return Err(StoreError::DuplicateCode.into());
         }
         // A code no live record resolves may be given out again.
         tx.prepare_cached("UPDATE tokens SET code = NULL WHERE code = ?1")?
@@ -267,7 +267,7 @@ fn insert_in(
             r.code.as_ref().and(r.expires_at.map(millis)),
         ])?;
     if inserted == 0 {
-        return Ok(Err(StoreError::Duplicate));
+        return Err(StoreError::Duplicate.into());
     }
     if let Some(IdempotencyClaim {
         key,
@@ -289,7 +289,7 @@ fn insert_in(
             millis(*expires_at)
         ])?;
     }
-    Ok(Ok(Inserted::Created))
+    Ok(Inserted::Created)
 }
 
 fn select_live(
@@ -329,7 +329,7 @@ impl Store for SqliteStore {
             .run("inserting a token", move |conn| {
                 insert_in(conn, &tenant, &new, millis(now))
             })
-            .await?
+            .await
     }
 
     async fn resolve_code(
@@ -599,7 +599,8 @@ mod tests {
                             "INSERT INTO no_such_table VALUES (1)"
                         } else {
                             "SELECT 1"
-                        })
+                        })?;
+                        Ok(())
                     })
                     .await
             })

@@ -67,11 +67,12 @@ impl Writer {
         Ok(Self { jobs })
     }
 
-    /// Runs `f` in the writer's next batch and waits until that batch has committed.
+    /// Runs `f` in the writer's next batch and waits until that batch has committed. What
+    /// `f` changed is undone if it fails.
     pub(super) async fn run<R, F>(&self, context: &'static str, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
-        F: FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, WriteError> + Send + 'static,
     {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |conn| {
@@ -79,7 +80,10 @@ impl Writer {
             let succeeded = result.is_ok();
             let answer: Answer = Box::new(move |committed| {
                 let answer = match committed {
-                    Ok(()) => result.map_err(|e| StoreError::backend(context, e)),
+                    Ok(()) => result.map_err(|e| match e {
+                        WriteError::Sql(e) => StoreError::backend(context, e),
+                        WriteError::Refused(e) => e,
+                    }),
                     Err(commit) => Err(StoreError::backend(context, commit)),
                 };
                 // The caller may have gone; then nobody needs the answer.
@@ -93,6 +97,27 @@ impl Writer {
             Err(TrySendError::Disconnected(_)) => return Err(stopped(context)),
         }
         answer.await.map_err(|_| stopped(context))?
+    }
+}
+
+/// Why a write did not happen: its SQL failed, or the store refused it (a duplicate).
+#[derive(Debug)]
+pub(super) enum WriteError {
+    /// SQLite failed.
+    Sql(rusqlite::Error),
+    /// The write conflicts with what is stored; the caller gets this error as it is.
+    Refused(StoreError),
+}
+
+impl From<rusqlite::Error> for WriteError {
+    fn from(error: rusqlite::Error) -> Self {
+        Self::Sql(error)
+    }
+}
+
+impl From<StoreError> for WriteError {
+    fn from(error: StoreError) -> Self {
+        Self::Refused(error)
     }
 }
 

@@ -1,0 +1,222 @@
+//! The DynamoDB store: one table, partition key `token`, a GSI per entity side.
+//!
+//! Every call but `list` and `stats` is exactly one DynamoDB request: create is a
+//! conditional `PutItem` (a `TransactWriteItems` when it also claims a short code or an
+//! idempotency key), get a `GetItem`, pair a conditional `UpdateItem` that returns the new
+//! item (or, when its condition fails, the item as it was), delete a conditional
+//! `UpdateItem` that returns the item as it was and marks it deleted: `deleted_at` set,
+//! `expires_at` set to now (so every read treats it as gone) and out of the listing GSIs.
+//! DynamoDB's TTL (`expires_at_epoch`) then removes it like any expired item, hours to
+//! days later, so every read checks expiry itself. Keeping deleted items that long is
+//! what lets `stats` count deletions without a request of its own on every delete.
+//!
+//! Item layout ([`item`] holds the items as types; [`schema`] the keys and indexes):
+//!
+//! | attribute | type | meaning |
+//! | --- | --- | --- |
+//! | `token` | S | partition key |
+//! | `tenant` | S | owner; every condition and read checks it |
+//! | `entity_a`, `entity_b` | S | the sides; `entity_b` absent until paired |
+//! | `label` | S | optional |
+//! | `created_at`, `paired_at` | N | Unix milliseconds |
+//! | `expires_at` | N | Unix milliseconds; far in the future for a pairing without pair TTL |
+//! | `pair_ttl_ms`, `pair_ttl_seconds` | N | present only when the token has a pair TTL |
+//! | `expires_at_epoch` | N | Unix seconds, DynamoDB's TTL attribute |
+//! | `entity_a_key`, `entity_b_key` | S | `tenant#entity`, partition keys of the GSIs |
+//! | `sort_key` | S | `created_at` (15 digits) `#token`: the GSIs' sort key, newest last |
+//! | `code` | S | the short code's letters, if any |
+//! | `deleted_at` | N | Unix milliseconds, once deleted |
+//!
+//! Two more kinds of item share the table, keyed so that no token can collide with them
+//! (tokens have no `#`) and absent from both GSIs:
+//! - `code#LETTERS` → `target` (the token), `owner` (tenant), `expires_at`: a short code, written
+//!   in the same transaction as its token, and free again once `expires_at` passes;
+//! - `idem#TENANT#KEY` → `owner`, `request_hash`, `response` (the record as created), `expires_at`:
+//!   an `Idempotency-Key`, likewise.
+
+mod item;
+mod reads;
+mod schema;
+mod writes;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Utc};
+use sdk::{EntityId, ShortCode, Token, TokenRecord};
+
+pub use self::schema::{
+    ENTITY_A_KEY, ENTITY_B_KEY, EXPIRY_KEY, INDEX_ENTITY_A, INDEX_ENTITY_B, INDEX_TENANT,
+    PARTITION_KEY, SORT_KEY, TENANT_INDEX_ATTRIBUTES, TENANT_KEY, TTL_ATTRIBUTE,
+};
+use super::{
+    Cursor, Inserted, NewToken, Page, PairOutcome, StatsCounts, Store, StoreError, TenantId,
+};
+
+/// The IAM actions that serving needs: every request the store sends but `create_table`'s
+/// (Terraform creates the table). A `TransactWriteItems` is authorised item by item, and
+/// the store's transactions only put. The deployment's policy grants exactly these.
+pub const IAM_ACTIONS: [&str; 5] = [
+    "dynamodb:DescribeTable",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:Query",
+];
+
+/// How long an instance reuses a tenant's stats before reading them again.
+const STATS_CACHE: chrono::Duration = chrono::Duration::seconds(30);
+
+/// Each tenant's last stats, and when (by the caller's clock) they were read.
+type StatsCache = HashMap<TenantId, (DateTime<Utc>, StatsCounts)>;
+
+/// The DynamoDB adapter of [`Store`].
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    stats_cache: Arc<Mutex<StatsCache>>,
+}
+
+/// One side of a pairing, as the listing indexes see it.
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    A,
+    B,
+}
+
+impl Side {
+    /// The index that lists the records of an entity on this side.
+    fn index(self) -> &'static str {
+        match self {
+            Self::A => INDEX_ENTITY_A,
+            Self::B => INDEX_ENTITY_B,
+        }
+    }
+
+    /// The index's partition key attribute.
+    fn key_attribute(self) -> &'static str {
+        match self {
+            Self::A => ENTITY_A_KEY,
+            Self::B => ENTITY_B_KEY,
+        }
+    }
+}
+
+impl DynamoStore {
+    /// A store on `table` through `client`; checks that the table exists, which also
+    /// opens the connection before the first request needs it.
+    pub async fn connect(client: Client, table: impl Into<String>) -> Result<Self, StoreError> {
+        let table = table.into();
+        client
+            .describe_table()
+            .table_name(&table)
+            .send()
+            .await
+            .map_err(|e| {
+                StoreError::backend(
+                    "opening the DynamoDB store (does the table exist? `tandem-api create-table` creates it)",
+                    e.into_service_error(),
+                )
+            })?;
+        Ok(Self {
+            client,
+            table,
+            stats_cache: Arc::default(),
+        })
+    }
+
+    /// A client configured from the environment, as the AWS SDK reads it
+    /// (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL_DYNAMODB`…).
+    pub async fn client_from_env() -> Client {
+        let config = aws_config::load_from_env().await;
+        Client::new(&config)
+    }
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    fn kind(&self) -> &'static str {
+        "dynamodb"
+    }
+
+    async fn insert(
+        &self,
+        tenant: &TenantId,
+        new: &NewToken,
+        now: DateTime<Utc>,
+    ) -> Result<Inserted, StoreError> {
+        self.insert_token(tenant, new, now).await
+    }
+
+    async fn resolve_code(
+        &self,
+        tenant: &TenantId,
+        code: &ShortCode,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Token>, StoreError> {
+        self.read_code(tenant, code, now).await
+    }
+
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        token: &Token,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        self.read_token(tenant, token, now).await
+    }
+
+    async fn pair(
+        &self,
+        tenant: &TenantId,
+        token: &Token,
+        entity_b: &EntityId,
+        now: DateTime<Utc>,
+    ) -> Result<PairOutcome, StoreError> {
+        self.pair_token(tenant, token, entity_b, now).await
+    }
+
+    async fn delete(
+        &self,
+        tenant: &TenantId,
+        token: &Token,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        self.delete_token(tenant, token, now).await
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        entity: &EntityId,
+        limit: usize,
+        after: Option<&Cursor>,
+        now: DateTime<Utc>,
+    ) -> Result<Page, StoreError> {
+        self.list_tokens(tenant, entity, limit, after, now).await
+    }
+
+    async fn stats(
+        &self,
+        tenant: &TenantId,
+        now: DateTime<Utc>,
+    ) -> Result<StatsCounts, StoreError> {
+        self.read_stats(tenant, now).await
+    }
+
+    fn change_poll_interval(&self) -> Option<std::time::Duration> {
+        // Other Lambda instances write too; a long-poll re-reads once a second.
+        Some(std::time::Duration::from_secs(1))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        // A data-plane read of a key that never exists: cheap, and not throttled like
+        // the control plane's DescribeTable.
+        self.read_item("-healthz-", "checking the DynamoDB store")
+            .await
+            .map(drop)
+    }
+}
