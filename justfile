@@ -84,6 +84,7 @@ fmt:
 lint:
     cargo fmt --all -- --check || { echo "hint: run 'just fmt' and commit the result"; exit 1; }
     cargo clippy --locked --workspace --all-targets -- -D warnings || { echo "hint: fix the findings above ('cargo clippy --fix' applies the mechanical ones)"; exit 1; }
+    RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps || { echo "hint: fix the documentation warnings above (broken or private links)"; exit 1; }
 
 # Install moto and cargo-lambda from PyPI into target/tools/venv (does nothing when current).
 python-tools:

@@ -12,7 +12,8 @@ use crate::store::{BoxError, StoreError};
 /// The `Retry-After` of an overloaded store's `503`, in seconds.
 const OVERLOADED_RETRY_AFTER_SECONDS: u64 = 1;
 
-/// Everything a request can fail with; each variant knows its status and code.
+/// Everything a request can fail with; each variant knows its status and code. What the
+/// pairing rules refuse comes as [`PairingError`], which picks its own status and code.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// `400 Bad Request`: the body is not JSON, or the path or query is malformed.
@@ -30,41 +31,22 @@ pub enum ApiError {
     /// `422 Unprocessable Entity`: a field failed validation.
     #[error("{0}")]
     InvalidField(String),
-    /// `422 Unprocessable Entity`: entity B is entity A.
-    #[error("an entity cannot pair with itself: entity B must differ from entity A")]
-    SameEntity,
-    /// `422 Unprocessable Entity`: the `Idempotency-Key` was used with another body.
-    #[error("this Idempotency-Key was used with a different request body")]
-    IdempotencyKeyReused,
-    /// `404 Not Found`: no live token of this tenant has this short code.
-    #[error("no live token has this code")]
-    CodeNotFound,
-    /// `404 Not Found`: no live token with this value (unknown, expired, deleted, or
-    /// another tenant's).
-    #[error("no such token (it may have expired or been deleted)")]
-    TokenNotFound,
     /// `404 Not Found`: no such route.
     #[error("no route for {0}")]
     RouteNotFound(String),
     /// `405 Method Not Allowed`: the path exists, the method does not.
     #[error("method not allowed on this path")]
     MethodNotAllowed,
-    /// `409 Conflict`: the token is already paired with another entity.
-    #[error("this token is already paired with another entity")]
-    AlreadyPaired,
     /// `413 Payload Too Large`: the body is over the limit.
     #[error("request body is larger than {} KiB", crate::BODY_LIMIT_BYTES / 1024)]
     PayloadTooLarge,
     /// `415 Unsupported Media Type`: the body is not declared as JSON.
     #[error("{0}")]
     UnsupportedMediaType(String),
-    /// `503 Service Unavailable`: the store has more writes waiting than it takes; retry
-    /// after `Retry-After`.
-    #[error(
-        "the server is overloaded: retry in {} s",
-        OVERLOADED_RETRY_AFTER_SECONDS
-    )]
-    Overloaded,
+    /// What the pairing rules refused (`404`, `409`, `422`), or a store failure (`503`
+    /// when overloaded, else `500`).
+    #[error(transparent)]
+    Pairing(#[from] PairingError),
     /// `500 Internal Server Error`: a fault of ours; the cause is logged, not shown.
     #[error("internal error")]
     Internal(#[source] BoxError),
@@ -77,25 +59,46 @@ impl ApiError {
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
             Self::InvalidField(_) => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidField),
-            Self::SameEntity => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::SameEntity),
-            Self::IdempotencyKeyReused => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorCode::IdempotencyKeyReused,
-            ),
-            Self::CodeNotFound => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
-            Self::TokenNotFound | Self::RouteNotFound(_) => {
-                (StatusCode::NOT_FOUND, ErrorCode::NotFound)
-            }
+            Self::RouteNotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
-            Self::AlreadyPaired => (StatusCode::CONFLICT, ErrorCode::AlreadyPaired),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge),
             Self::UnsupportedMediaType(_) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 ErrorCode::UnsupportedMediaType,
             ),
-            Self::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Overloaded),
+            Self::Pairing(error) => pairing_status_and_code(error),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
         }
+    }
+
+    /// What the client is told: the error itself, except for faults of ours, whose cause
+    /// stays in the log.
+    fn message(&self) -> String {
+        match self {
+            Self::Pairing(PairingError::Store(StoreError::Overloaded)) => {
+                format!("the server is overloaded: retry in {OVERLOADED_RETRY_AFTER_SECONDS} s")
+            }
+            Self::Pairing(PairingError::Store(_)) | Self::Internal(_) => "internal error".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+fn pairing_status_and_code(error: &PairingError) -> (StatusCode, ErrorCode) {
+    match error {
+        PairingError::NotFound | PairingError::CodeNotFound => {
+            (StatusCode::NOT_FOUND, ErrorCode::NotFound)
+        }
+        PairingError::AlreadyPaired => (StatusCode::CONFLICT, ErrorCode::AlreadyPaired),
+        PairingError::SameEntity => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::SameEntity),
+        PairingError::IdempotencyKeyReused => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::IdempotencyKeyReused,
+        ),
+        PairingError::Store(StoreError::Overloaded) => {
+            (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Overloaded)
+        }
+        PairingError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
     }
 }
 
@@ -108,7 +111,7 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             error: ErrorDetail {
                 code,
-                message: self.to_string(),
+                message: self.message(),
             },
         };
         let mut response = (status, axum::Json(body)).into_response();
@@ -126,7 +129,7 @@ impl IntoResponse for ApiError {
                     HeaderValue::from(crate::auth::retry_after_seconds(*retry_after)),
                 );
             }
-            Self::Overloaded => {
+            Self::Pairing(PairingError::Store(StoreError::Overloaded)) => {
                 headers.insert(
                     RETRY_AFTER,
                     HeaderValue::from(OVERLOADED_RETRY_AFTER_SECONDS),
@@ -148,20 +151,6 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-impl From<PairingError> for ApiError {
-    fn from(error: PairingError) -> Self {
-        match error {
-            PairingError::NotFound => Self::TokenNotFound,
-            PairingError::AlreadyPaired => Self::AlreadyPaired,
-            PairingError::SameEntity => Self::SameEntity,
-            PairingError::CodeNotFound => Self::CodeNotFound,
-            PairingError::IdempotencyKeyReused => Self::IdempotencyKeyReused,
-            PairingError::Store(StoreError::Overloaded) => Self::Overloaded,
-            PairingError::Store(e) => Self::Internal(e.into()),
-        }
-    }
 }
 
 impl From<ValidationError> for ApiError {
@@ -203,5 +192,32 @@ mod tests {
 
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()[RETRY_AFTER], "1");
+    }
+
+    #[test]
+    fn a_store_failure_is_a_500_that_does_not_tell_its_cause() {
+        let failure = StoreError::backend("reading a token", "disk on fire at /var/lib/x");
+        let error = ApiError::from(PairingError::Store(failure));
+
+        assert_eq!(error.message(), "internal error");
+        let response = error.into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn a_refusal_of_the_rules_says_what_the_rules_say() {
+        let error = ApiError::from(PairingError::IdempotencyKeyReused);
+
+        assert_eq!(
+            error.message(),
+            PairingError::IdempotencyKeyReused.to_string()
+        );
+        assert_eq!(
+            error.status_and_code(),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::IdempotencyKeyReused
+            )
+        );
     }
 }

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use sdk::Token;
 
 use crate::error::ApiError;
+use crate::pairing::PairingError;
 
 /// `axum::Json` whose rejections are [`ApiError`]s; also a JSON response.
 #[derive(Debug, FromRequest)]
@@ -44,5 +45,5 @@ impl<S: Send + Sync> FromRequestParts<S> for TokenParam {
 
 /// Parses a token from a URL; anything that is not a token is an unknown token.
 pub fn parse_token(raw: String) -> Result<Token, ApiError> {
-    Token::parse(raw).map_err(|_| ApiError::TokenNotFound)
+    Token::parse(raw).map_err(|_| PairingError::NotFound.into())
 }

@@ -291,10 +291,7 @@ fn percentile(values: &[u64], p: usize) -> Option<u64> {
 /// The digest an idempotent replay must match: SHA-256 of the request as JSON.
 fn request_hash(request: &CreateToken) -> String {
     let json = serde_json::to_vec(request).expect("a CreateToken serializes");
-    Sha256::digest(json)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(json))
 }
 
 /// A fresh short code: eight letters drawn uniformly from the code alphabet.

@@ -168,7 +168,8 @@ async fn delete(bot: &ThrottledBot, chat: ChatId, ctx: &Ctx) -> anyhow::Result<(
     let me = entity_of(chat);
     for record in &records {
         match ctx.api.delete_token(&record.token).await {
-            Ok(()) | Err(sdk::Error::Api { status: 404, .. }) => {}
+            Ok(()) => {}
+            Err(e) if e.is_not_found() => {}
             Err(e) => return api_trouble(bot, chat, e).await,
         }
         if let (Some(_), Some(partner)) = (&record.entity_b, partner_in(record, &me)) {

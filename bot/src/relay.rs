@@ -30,7 +30,8 @@ pub(crate) async fn on_message(bot: ThrottledBot, msg: Message, ctx: Ctx) -> any
         Ok(()) => Ok(()),
         Err(e) if is_gone(&e) => {
             match ctx.api.delete_token(&record.token).await {
-                Ok(()) | Err(sdk::Error::Api { status: 404, .. }) => {}
+                Ok(()) => {}
+                Err(e) if e.is_not_found() => {}
                 Err(e) => tracing::error!(error = %e, "could not end a pairing with a gone chat"),
             }
             let text = "Your partner has left (they blocked me), so the pairing has ended. \

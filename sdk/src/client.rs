@@ -46,6 +46,32 @@ impl Error {
         }
     }
 
+    /// Whether the API said no such token, code or route exists (`not_found`): unknown,
+    /// expired, deleted, or another tenant's.
+    pub fn is_not_found(&self) -> bool {
+        self.code() == Some(ErrorCode::NotFound)
+    }
+
+    /// Whether the token is paired with another entity already (`already_paired`).
+    pub fn is_already_paired(&self) -> bool {
+        self.code() == Some(ErrorCode::AlreadyPaired)
+    }
+
+    /// Whether the request was refused for its rate (`rate_limited`); retry later.
+    pub fn is_rate_limited(&self) -> bool {
+        self.code() == Some(ErrorCode::RateLimited)
+    }
+
+    /// Whether the server has more work than it takes (`overloaded`); retry shortly.
+    pub fn is_overloaded(&self) -> bool {
+        self.code() == Some(ErrorCode::Overloaded)
+    }
+
+    /// Whether the API key is missing or wrong (`unauthorized`).
+    pub fn is_unauthorized(&self) -> bool {
+        self.code() == Some(ErrorCode::Unauthorized)
+    }
+
     /// The HTTP status, when there was an answer.
     pub fn status(&self) -> Option<u16> {
         match self {

@@ -17,7 +17,11 @@ pub struct CreateToken {
     pub ttl_seconds: Option<Ttl>,
     /// How long the pairing lives once made, in seconds; without it a pairing lives
     /// until deleted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "pair_ttl_seconds"
+    )]
     pub pair_ttl_seconds: Option<Ttl>,
     /// A free-text note shown in the dashboard.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -25,6 +29,18 @@ pub struct CreateToken {
     /// Also issue a short human code (`XXXX-XXXX`) that pairs like the token.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub code: bool,
+}
+
+/// `pair_ttl_seconds` as a [`Ttl`], whose errors then name `pair_ttl_seconds`.
+fn pair_ttl_seconds<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Ttl>, D::Error> {
+    Option::<u64>::deserialize(deserializer)?
+        .map(|seconds| {
+            Ttl::parse(seconds)
+                .map_err(|e| serde::de::Error::custom(e.for_field("pair_ttl_seconds")))
+        })
+        .transpose()
 }
 
 impl CreateToken {

@@ -124,7 +124,7 @@ fn watch(
                     problem.set(None);
                     record.set(current);
                 }
-                Err(error) if error.status() == Some(404) => {
+                Err(error) if error.is_not_found() => {
                     if gone.get_untracked().is_none() {
                         gone.set(Some("deleted or expired"));
                     }

@@ -9,6 +9,7 @@ use crate::AppState;
 use crate::auth::ClientIp;
 use crate::error::ApiError;
 use crate::extract::{AppJson, AppPath};
+use crate::pairing::PairingError;
 use crate::store::TenantId;
 
 /// The short-code routes.
@@ -43,7 +44,7 @@ async fn pair_by_code(
 ) -> Result<AppJson<TokenRecord>, ApiError> {
     state.access.count_code_attempt(&tenant, client)?;
     // A value that cannot be a code names no token.
-    let code = ShortCode::parse(code).map_err(|_| ApiError::CodeNotFound)?;
+    let code = ShortCode::parse(code).map_err(|_| PairingError::CodeNotFound)?;
     let record = state
         .pairings
         .pair_by_code(&tenant, &code, &request.entity)

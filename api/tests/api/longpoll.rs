@@ -64,9 +64,16 @@ async fn a_long_poll_with_a_stale_etag_answers_at_once() {
     let app = spawn_app().await;
     let token = app.create_for("tv").await;
     assert_eq!(app.pair(&token, "phone").await.status(), 200);
+    let started = Instant::now();
 
     let polled = long_poll(&app, &token, "\"pending\"", 25).await;
 
+    // Well before the 25 s the poll would wait if it did not see the change.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "answered after {:?}",
+        started.elapsed()
+    );
     assert_eq!(polled.status(), 200);
     assert_eq!(polled.json::<Value>().await.unwrap()["status"], "paired");
 }

@@ -1,11 +1,13 @@
 //! `/openapi.json` is generated from the code and documents every route.
 
+use std::collections::BTreeSet;
+
 use serde_json::Value;
 
 use crate::helpers::spawn_app;
 
 #[tokio::test]
-async fn the_openapi_document_lists_every_route_and_method() {
+async fn the_openapi_document_lists_exactly_the_routes_and_methods_the_router_serves() {
     let app = spawn_app().await;
 
     let response = app.get_path("/openapi.json").await;
@@ -14,23 +16,60 @@ async fn the_openapi_document_lists_every_route_and_method() {
     assert_eq!(response.headers()["content-type"], "application/json");
     let doc: Value = response.json().await.unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
-    let expected = [
+    let documented: BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |method| (path.clone(), method.clone()))
+        })
+        .collect();
+    let expected: BTreeSet<(String, String)> = [
         ("/v1/tokens", "post"),
         ("/v1/tokens", "get"),
         ("/v1/tokens/{token}", "get"),
         ("/v1/tokens/{token}", "delete"),
         ("/v1/tokens/{token}/pair", "post"),
+        ("/v1/codes/{code}/pair", "post"),
+        ("/v1/stats", "get"),
         ("/healthz", "get"),
         ("/create/{entity}", "post"),
         ("/get/{token}", "get"),
         ("/update/{token}/{entity}", "put"),
         ("/delete/{token}", "delete"),
-    ];
-    for (path, method) in expected {
-        assert!(
-            doc["paths"][path][method].is_object(),
-            "{method} {path} missing"
-        );
+    ]
+    .into_iter()
+    .map(|(path, method)| (path.to_owned(), method.to_owned()))
+    .collect();
+    assert_eq!(
+        documented, expected,
+        "documented (left) and the API's routes (right)"
+    );
+    // The Router serves exactly the documented methods of each documented path.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let concrete = path
+            .replace("{token}", "no-such-token")
+            .replace("{entity}", "someone")
+            .replace("{code}", "BCDF-GHJK");
+        for method in ["get", "post", "put", "delete", "patch"] {
+            let response = app
+                .http
+                .request(method.to_uppercase().parse().unwrap(), app.url(&concrete))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let body = response.text().await.unwrap();
+            let served = status != 405 && !body.contains("no route for");
+            assert_eq!(
+                served,
+                item.get(method).is_some(),
+                "{method} {path}: the Router answered {status} {body}"
+            );
+        }
     }
     for schema in [
         "CreateToken",

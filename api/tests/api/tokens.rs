@@ -1,7 +1,7 @@
 //! Create, read, pair and delete through `/v1/tokens`, and the rules of SPEC §3.
 
 use chrono::{DateTime, Duration, Utc};
-use sdk::{CreateToken, EntityId, ErrorCode, Label, Status, Token, Ttl};
+use sdk::{CreateToken, EntityId, ErrorCode, IdempotencyKey, Label, Status, Token, Ttl};
 use serde_json::{Value, json};
 
 use crate::helpers::{assert_error, spawn_app};
@@ -61,13 +61,16 @@ async fn the_ttl_sets_expiry_within_its_bounds() {
             .create(json!({ "entity": "a", "ttl_seconds": ttl }))
             .await;
         let message = assert_error(response, 422, "invalid_field").await;
-        assert!(message.contains("ttl_seconds"), "{message}");
+        assert!(message.contains("ttl_seconds must be"), "{message}");
     }
     let response = app
         .create(json!({ "entity": "a", "pair_ttl_seconds": 30 }))
         .await;
     let message = assert_error(response, 422, "invalid_field").await;
-    assert!(message.contains("ttl_seconds"), "{message}");
+    assert!(
+        message.contains("pair_ttl_seconds must be between"),
+        "the error names the field that was wrong: {message}"
+    );
 }
 
 #[tokio::test]
@@ -327,6 +330,7 @@ async fn the_sdk_client_drives_the_whole_flow_and_reports_api_errors() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::AlreadyPaired));
+    assert!(err.is_already_paired() && !err.is_not_found(), "{err:?}");
     assert_eq!(err.status(), Some(409));
     let err = app.sdk.pair(&created.token, &alice).await.unwrap_err();
     assert_eq!(
@@ -343,5 +347,46 @@ async fn the_sdk_client_drives_the_whole_flow_and_reports_api_errors() {
     let err = app.sdk.get_token(&created.token).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::NotFound));
     let err = app.sdk.delete_token(&created.token).await.unwrap_err();
+    assert!(err.is_not_found() && !err.is_already_paired(), "{err:?}");
     assert_eq!(err.status(), Some(404));
+}
+
+#[tokio::test]
+async fn the_sdk_client_retries_a_create_safely_with_an_idempotency_key() {
+    let app = spawn_app().await;
+    let request = CreateToken::new(&EntityId::parse("alice").unwrap());
+    let key = IdempotencyKey::parse("retry-1").unwrap();
+
+    let first = app
+        .sdk
+        .create_token_idempotent(&request, &key)
+        .await
+        .unwrap();
+    let retry = app
+        .sdk
+        .create_token_idempotent(&request, &key)
+        .await
+        .unwrap();
+    let other = CreateToken::new(&EntityId::parse("bob").unwrap());
+    let reused = app
+        .sdk
+        .create_token_idempotent(&other, &key)
+        .await
+        .unwrap_err();
+
+    assert_eq!(
+        retry, first,
+        "the retry gets the record the first attempt created"
+    );
+    assert_eq!(
+        reused.code(),
+        Some(ErrorCode::IdempotencyKeyReused),
+        "{reused:?}"
+    );
+    let page = app
+        .sdk
+        .list_tokens(&EntityId::parse("alice").unwrap(), None, None)
+        .await
+        .unwrap();
+    assert_eq!(page.items, vec![first], "one record, not two");
 }

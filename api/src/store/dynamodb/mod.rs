@@ -10,7 +10,7 @@
 //! days later, so every read checks expiry itself. Keeping deleted items that long is
 //! what lets `stats` count deletions without a request of its own on every delete.
 //!
-//! Item layout ([`item`] holds the items as types; [`schema`] the keys and indexes):
+//! Item layout (the `item` module holds the items as types, `schema` the keys and indexes):
 //!
 //! | attribute | type | meaning |
 //! | --- | --- | --- |
