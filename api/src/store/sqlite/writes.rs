@@ -1,0 +1,213 @@
+//! The store's writes, each run by the writer thread inside its batch's transaction:
+//! insert (with the short code and idempotency key), pair, delete, and the purge.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, named_params, params};
+use sdk::{EntityId, Label, ShortCode, Token, TokenRecord};
+
+use super::reads::select_live;
+use super::rows::{columns, millis, record_from_row};
+use super::writer::WriteError;
+use super::{KEEP_EXPIRED, PURGE_BATCH, SqliteStore};
+use crate::store::{IdempotencyClaim, Inserted, NewToken, PairOutcome, StoreError};
+
+impl SqliteStore {
+    /// [`crate::store::Store::insert`].
+    pub(super) async fn insert_token(
+        &self,
+        tenant: &crate::store::TenantId,
+        new: &NewToken,
+        now: DateTime<Utc>,
+    ) -> Result<Inserted, StoreError> {
+        let tenant = tenant.as_str().to_owned();
+        let new = new.clone();
+        self.writer
+            .run("inserting a token", move |conn| {
+                insert_in(conn, &tenant, &new, millis(now))
+            })
+            .await
+    }
+
+    /// [`crate::store::Store::pair`]: one `UPDATE … RETURNING`; when it changes nothing,
+    /// the record as it is says why.
+    pub(super) async fn pair_token(
+        &self,
+        tenant: &crate::store::TenantId,
+        token: &Token,
+        entity_b: &EntityId,
+        now: DateTime<Utc>,
+    ) -> Result<PairOutcome, StoreError> {
+        let (tenant, token) = (tenant.as_str().to_owned(), token.as_str().to_owned());
+        let entity_b = entity_b.as_str().to_owned();
+        self.writer
+            .run("pairing a token", move |conn| {
+                let now = millis(now);
+                let paired = conn
+                    .prepare_cached(concat!(
+                        "UPDATE tokens
+                         SET entity_b = ?3, paired_at = ?4,
+                             expires_at = CASE WHEN pair_ttl_seconds IS NULL THEN NULL
+                                               ELSE ?4 + pair_ttl_seconds * 1000 END
+                         WHERE token = ?1 AND tenant = ?2 AND entity_b IS NULL AND entity_a <> ?3
+                           AND (expires_at IS NULL OR expires_at > ?4)
+                         RETURNING ",
+                        columns!()
+                    ))?
+                    .query_row(params![token, tenant, entity_b, now], record_from_row)
+                    .optional()?;
+                Ok(match paired {
+                    Some(record) => PairOutcome::Paired(record),
+                    None => match select_live(conn, &tenant, &token, now)? {
+                        Some(record) => PairOutcome::Unchanged(record),
+                        None => PairOutcome::Missing,
+                    },
+                })
+            })
+            .await
+    }
+
+    /// [`crate::store::Store::delete`].
+    pub(super) async fn delete_token(
+        &self,
+        tenant: &crate::store::TenantId,
+        token: &Token,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        let (tenant, token) = (tenant.as_str().to_owned(), token.as_str().to_owned());
+        self.writer
+            .run("deleting a token", move |conn| {
+                // Marked, not removed: every read treats it as gone from now on, the stats
+                // count it for a day, and the purge removes it after that. (Read first: the
+                // answer is the record as it was.)
+                let now = millis(now);
+                let Some(record) = select_live(conn, &tenant, &token, now)? else {
+                    return Ok(None);
+                };
+                conn.prepare_cached(
+                    "UPDATE tokens SET deleted_at = ?3, expires_at = ?3
+                     WHERE token = ?1 AND tenant = ?2",
+                )?
+                .execute(params![token, tenant, now])?;
+                Ok(Some(record))
+            })
+            .await
+    }
+}
+
+/// Deletes up to [`PURGE_BATCH`] records that expired (or were deleted) more than
+/// [`KEEP_EXPIRED`] ago, and the idempotency keys that have expired; returns how many
+/// records went.
+pub(super) fn purge(conn: &Connection) -> rusqlite::Result<usize> {
+    let now = Utc::now();
+    let cutoff = millis(now - KEEP_EXPIRED);
+    let purged = conn
+        .prepare_cached(
+            "DELETE FROM tokens WHERE rowid IN
+                 (SELECT rowid FROM tokens WHERE expires_at <= ?1 LIMIT ?2)",
+        )?
+        .execute(params![cutoff, PURGE_BATCH as i64])?;
+    conn.prepare_cached(
+        "DELETE FROM idempotency WHERE rowid IN
+             (SELECT rowid FROM idempotency WHERE expires_at <= ?1 LIMIT ?2)",
+    )?
+    .execute(params![millis(now), PURGE_BATCH as i64])?;
+    Ok(purged)
+}
+
+/// Purges until nothing is left to purge (at open, before anything else writes).
+pub(super) fn purge_all(conn: &Connection) -> rusqlite::Result<()> {
+    while purge(conn)? >= PURGE_BATCH {}
+    Ok(())
+}
+
+/// Inserts `new`, honouring its idempotency key and short code.
+fn insert_in(
+    tx: &Connection,
+    tenant: &str,
+    new: &NewToken,
+    now: i64,
+) -> Result<Inserted, WriteError> {
+    if let Some(claim) = &new.idempotency {
+        let earlier: Option<(String, String)> = tx
+            .prepare_cached(
+                "SELECT request_hash, response FROM idempotency
+                 WHERE tenant = ?1 AND key = ?2 AND expires_at > ?3",
+            )?
+            .query_row(params![tenant, claim.key, now], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()?;
+        if let Some((hash, response)) = earlier {
+            if hash != claim.request_hash {
+                return Err(StoreError::KeyReused.into());
+            }
+            return serde_json::from_str(&response)
+                .map(Inserted::Replayed)
+                .map_err(|e| StoreError::backend("replaying an idempotent create", e).into());
+        }
+    }
+    let r = &new.record;
+    if let Some(code) = &r.code {
+        let held: bool = tx
+            .prepare_cached(concat!(
+                "SELECT EXISTS (SELECT 1 FROM tokens
+                 WHERE code = :code AND code_expires_at > :now AND ",
+                live!(),
+                ")"
+            ))?
+            .query_row(
+                named_params! { ":code": code.letters(), ":now": now },
+                |row| row.get(0),
+            )?;
+        if held {
+            return Err(StoreError::DuplicateCode.into());
+        }
+        // A code no live record resolves may be given out again.
+        tx.prepare_cached("UPDATE tokens SET code = NULL WHERE code = ?1")?
+            .execute(params![code.letters()])?;
+    }
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO tokens (token, tenant, entity_a, entity_b, label, created_at,
+                                 paired_at, expires_at, pair_ttl_seconds, code, code_expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             ON CONFLICT (token) DO NOTHING",
+        )?
+        .execute(params![
+            r.token.as_str(),
+            tenant,
+            r.entity_a.as_str(),
+            r.entity_b.as_ref().map(EntityId::as_str),
+            r.label.as_ref().map(Label::as_str),
+            millis(r.created_at),
+            r.paired_at.map(millis),
+            r.expires_at.map(millis),
+            new.pair_ttl.map(|t| t.seconds() as i64),
+            r.code.as_ref().map(ShortCode::letters),
+            r.code.as_ref().and(r.expires_at.map(millis)),
+        ])?;
+    if inserted == 0 {
+        return Err(StoreError::Duplicate.into());
+    }
+    if let Some(IdempotencyClaim {
+        key,
+        request_hash,
+        expires_at,
+    }) = &new.idempotency
+    {
+        let response = serde_json::to_string(r)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO idempotency (tenant, key, request_hash, response, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![
+            tenant,
+            key,
+            request_hash,
+            response,
+            millis(*expires_at)
+        ])?;
+    }
+    Ok(Inserted::Created)
+}
