@@ -17,8 +17,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::AppState;
+use crate::domain::TenantId;
 use crate::error::ApiError;
-use crate::store::TenantId;
 
 /// Plain-text keys shorter than this are refused: they could be guessed.
 const MIN_KEY_LEN: usize = 16;

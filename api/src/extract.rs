@@ -3,7 +3,7 @@
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use sdk::Token;
+use sdk::{ShortCode, Token};
 
 use crate::error::ApiError;
 use crate::pairing::PairingError;
@@ -46,4 +46,20 @@ impl<S: Send + Sync> FromRequestParts<S> for TokenParam {
 /// Parses a token from a URL; anything that is not a token is an unknown token.
 pub fn parse_token(raw: String) -> Result<Token, ApiError> {
     Token::parse(raw).map_err(|_| PairingError::NotFound.into())
+}
+
+/// The `{code}` of a path, in any case, with or without its dash. A value that cannot
+/// be a code names no token, so it is `404`, like any unknown code.
+#[derive(Debug)]
+pub struct CodeParam(pub ShortCode);
+
+impl<S: Send + Sync> FromRequestParts<S> for CodeParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let AppPath(raw) = AppPath::<String>::from_request_parts(parts, state).await?;
+        ShortCode::parse(raw)
+            .map(Self)
+            .map_err(|_| PairingError::CodeNotFound.into())
+    }
 }

@@ -5,15 +5,15 @@ use std::time::Duration;
 
 use rand::RngExt as _;
 use sdk::{
-    CreateToken, EntityId, IdempotencyKey, ShortCode, Stats, Token, TokenPage, TokenRecord, Ttl,
+    CreateToken, EntityId, IdempotencyKey, PageCursor, PageLimit, ShortCode, Stats, Token,
+    TokenPage, TokenRecord, Ttl,
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
 
 use crate::clock::Clock;
-use crate::store::{
-    Cursor, IdempotencyClaim, Inserted, NewToken, PairOutcome, Store, StoreError, TenantId,
-};
+use crate::domain::{Cursor, TenantId};
+use crate::store::{IdempotencyClaim, Inserted, NewToken, PairOutcome, Store, StoreError};
 
 /// How long an `Idempotency-Key` is remembered.
 const IDEMPOTENCY_WINDOW: chrono::Duration = chrono::Duration::hours(24);
@@ -91,7 +91,7 @@ impl Pairings {
         let now = self.clock.now();
         let ttl = request.ttl_seconds.unwrap_or(Ttl::DEFAULT);
         let idempotency = idempotency_key.map(|key| IdempotencyClaim {
-            key: key.to_string(),
+            key,
             request_hash: request_hash(&request),
             expires_at: now + IDEMPOTENCY_WINDOW,
         });
@@ -101,7 +101,6 @@ impl Pairings {
                 code: request.code.then(new_code),
                 entity_a: request.entity,
                 entity_b: None,
-                status: TokenRecord::status_of(None),
                 label: request.label,
                 created_at: now,
                 paired_at: None,
@@ -253,16 +252,16 @@ impl Pairings {
         &self,
         tenant: &TenantId,
         entity: &EntityId,
-        limit: usize,
+        limit: PageLimit,
         after: Option<&Cursor>,
     ) -> Result<TokenPage, PairingError> {
         let page = self
             .store
-            .list(tenant, entity, limit, after, self.clock.now())
+            .list(tenant, entity, limit.get(), after, self.clock.now())
             .await?;
         Ok(TokenPage {
             items: page.items,
-            next_cursor: page.next.map(|c| c.to_string()),
+            next_cursor: page.next.as_ref().map(PageCursor::from),
         })
     }
 }

@@ -55,7 +55,7 @@ pub(crate) fn partner_in(record: &TokenRecord, me: &EntityId) -> Option<ChatId> 
 pub(crate) async fn records_of(ctx: &Ctx, chat: ChatId) -> Result<Vec<TokenRecord>, sdk::Error> {
     Ok(ctx
         .api
-        .list_tokens(&entity_of(chat), Some(100), None)
+        .list_tokens(&entity_of(chat), Some(sdk::PageLimit::MAX), None)
         .await?
         .items)
 }

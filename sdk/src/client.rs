@@ -4,8 +4,8 @@ use reqwest::{RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::{
-    CreateToken, EntityId, ErrorBody, ErrorCode, Health, IdempotencyKey, PairRequest, ShortCode,
-    Stats, Token, TokenPage, TokenRecord, ValidationError,
+    CreateToken, EntityId, ErrorBody, ErrorCode, Health, IdempotencyKey, PageCursor, PageLimit,
+    PairRequest, ShortCode, Stats, Token, TokenPage, TokenRecord, ValidationError, WaitSeconds,
 };
 
 /// What can go wrong when calling the API.
@@ -142,18 +142,18 @@ impl Client {
     }
 
     /// `GET /v1/tokens/{token}` with `If-None-Match: etag` and `?wait=`: waits up to
-    /// `wait_seconds` (at most 25) for the record to change from `etag` (see
-    /// [`TokenRecord::etag`]). `Ok(None)` when it did not change in time.
+    /// `wait` for the record to change from `etag` (see [`TokenRecord::etag`]).
+    /// `Ok(None)` when it did not change in time.
     pub async fn wait_for_change(
         &self,
         token: &Token,
         etag: &str,
-        wait_seconds: u64,
+        wait: WaitSeconds,
     ) -> Result<Option<TokenRecord>, Error> {
         let builder = self
             .http
             .get(self.url(&format!("/v1/tokens/{token}")))
-            .query(&[("wait", wait_seconds)])
+            .query(&[("wait", wait.seconds())])
             .header("If-None-Match", etag);
         let response = self.authorize(builder).send().await?;
         if response.status() == StatusCode::NOT_MODIFIED {
@@ -220,15 +220,15 @@ impl Client {
     pub async fn list_tokens(
         &self,
         entity: &EntityId,
-        limit: Option<u32>,
-        cursor: Option<&str>,
+        limit: Option<PageLimit>,
+        cursor: Option<&PageCursor>,
     ) -> Result<TokenPage, Error> {
         let mut query: Vec<(&str, String)> = vec![("entity", entity.to_string())];
         if let Some(limit) = limit {
-            query.push(("limit", limit.to_string()));
+            query.push(("limit", u32::from(limit).to_string()));
         }
         if let Some(cursor) = cursor {
-            query.push(("cursor", cursor.to_owned()));
+            query.push(("cursor", cursor.to_string()));
         }
         let builder = self.http.get(self.url("/v1/tokens")).query(&query);
         self.send(builder).await

@@ -22,7 +22,10 @@ mod newtypes;
 mod wire;
 
 pub use client::{Client, Error};
-pub use newtypes::{EntityId, IdempotencyKey, Label, ShortCode, Token, Ttl, ValidationError};
+pub use newtypes::{
+    EntityId, IdempotencyKey, Label, PageCursor, PageLimit, ShortCode, Token, Ttl, ValidationError,
+    WaitSeconds,
+};
 pub use wire::{
     CreateToken, ErrorBody, ErrorCode, ErrorDetail, Health, PairRequest, Stats, Status, TokenPage,
     TokenRecord,

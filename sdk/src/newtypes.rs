@@ -300,6 +300,132 @@ impl IdempotencyKey {
 
 string_newtype!(IdempotencyKey);
 
+/// Where the next page of a listing starts: the `next_cursor` of the page before.
+///
+/// Opaque to clients: only the API that issued it can read it. It is URL-safe, 1 to 256
+/// characters of `[A-Za-z0-9_-]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(value_type = String))]
+pub struct PageCursor(String);
+
+impl PageCursor {
+    /// Accepts 1 to 256 characters from `[A-Za-z0-9_-]`.
+    pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
+        let value = value.into();
+        let valid = (1..=256).contains(&value.len())
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if valid {
+            Ok(Self(value))
+        } else {
+            Err(ValidationError::new(
+                "cursor",
+                "is not one this API issued: pass a page's next_cursor as it is",
+            ))
+        }
+    }
+}
+
+string_newtype!(PageCursor);
+
+/// How many records one page of a listing holds: 1 to 100, 20 when not given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "u32", into = "u32")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(value_type = u32, example = 20))]
+pub struct PageLimit(u32);
+
+impl PageLimit {
+    /// The largest page.
+    pub const MAX: PageLimit = PageLimit(100);
+    /// The page size when the request names none.
+    pub const DEFAULT: PageLimit = PageLimit(20);
+
+    /// Accepts 1 ..= 100.
+    pub fn parse(limit: u32) -> Result<Self, ValidationError> {
+        if (1..=Self::MAX.0).contains(&limit) {
+            Ok(Self(limit))
+        } else {
+            Err(ValidationError::new(
+                "limit",
+                format!("must be between 1 and {} (got {limit})", Self::MAX.0),
+            ))
+        }
+    }
+
+    /// The number of records.
+    pub fn get(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl TryFrom<u32> for PageLimit {
+    type Error = ValidationError;
+
+    fn try_from(limit: u32) -> Result<Self, Self::Error> {
+        Self::parse(limit)
+    }
+}
+
+impl From<PageLimit> for u32 {
+    fn from(limit: PageLimit) -> u32 {
+        limit.0
+    }
+}
+
+/// How long a long-poll waits for a change, in whole seconds: 0 to 25.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "u64", into = "u64")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(value_type = u64, example = 25))]
+pub struct WaitSeconds(u64);
+
+impl WaitSeconds {
+    /// The longest wait.
+    pub const MAX: WaitSeconds = WaitSeconds(25);
+    /// No wait: answer at once.
+    pub const NONE: WaitSeconds = WaitSeconds(0);
+
+    /// Accepts 0 ..= 25.
+    pub fn parse(seconds: u64) -> Result<Self, ValidationError> {
+        if seconds <= Self::MAX.0 {
+            Ok(Self(seconds))
+        } else {
+            Err(ValidationError::new(
+                "wait",
+                format!("must be at most {} seconds (got {seconds})", Self::MAX.0),
+            ))
+        }
+    }
+
+    /// The wait.
+    pub fn duration(self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.0)
+    }
+
+    /// The wait in seconds.
+    pub fn seconds(self) -> u64 {
+        self.0
+    }
+}
+
+impl TryFrom<u64> for WaitSeconds {
+    type Error = ValidationError;
+
+    fn try_from(seconds: u64) -> Result<Self, Self::Error> {
+        Self::parse(seconds)
+    }
+}
+
+impl From<WaitSeconds> for u64 {
+    fn from(wait: WaitSeconds) -> u64 {
+        wait.0
+    }
+}
+
 /// How long something lives, in whole seconds: from 60 seconds to 30 days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "u64", into = "u64")]
@@ -472,6 +598,23 @@ mod tests {
         assert!(Ttl::parse(2_592_001).is_err());
         assert!(Ttl::parse(0).is_err());
         assert!(Ttl::parse(u64::MAX).is_err());
+    }
+
+    #[test]
+    fn page_limits_waits_and_cursors_keep_their_bounds() {
+        assert_eq!(PageLimit::parse(100).unwrap().get(), 100);
+        assert_eq!(PageLimit::parse(0).unwrap_err().field(), "limit");
+        assert!(PageLimit::parse(101).is_err());
+        assert_eq!(WaitSeconds::parse(25).unwrap().seconds(), 25);
+        assert_eq!(WaitSeconds::parse(26).unwrap_err().field(), "wait");
+        assert!(PageCursor::parse("MTIzLmFiYw").is_ok());
+        for bad in ["", "a b", "a/b", "é"] {
+            assert_eq!(
+                PageCursor::parse(bad).unwrap_err().field(),
+                "cursor",
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{EntityId, Label, ShortCode, Token, Ttl};
+use crate::{EntityId, Label, PageCursor, ShortCode, Token, Ttl};
 
 /// The body of `POST /v1/tokens`: create a token for entity A.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,52 +105,139 @@ pub enum Status {
 }
 
 /// A token and, once paired, its pairing, as every read and write returns it.
+///
+/// Its [`status`](Self::status) follows from `entity_b`, so the two cannot disagree; the
+/// JSON carries both (see `RecordJson`), and JSON where they disagree is refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(into = "RecordJson", try_from = "RecordJson")]
 pub struct TokenRecord {
     /// The secret that pairs; it is also the record's id in URLs.
     pub token: Token,
     /// The short human code that pairs like the token, if one was asked for; it works
     /// until the pending window ends.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<ShortCode>,
     /// Entity A, who created the token.
     pub entity_a: EntityId,
     /// Entity B, once paired.
-    #[serde(default)]
     pub entity_b: Option<EntityId>,
-    /// `paired` exactly when `entity_b` is set.
-    pub status: Status,
     /// The dashboard label, if one was given.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<Label>,
     /// When the token was created.
     pub created_at: DateTime<Utc>,
     /// When entity B paired.
-    #[serde(default)]
     pub paired_at: Option<DateTime<Utc>>,
     /// When the record stops existing: the end of the pending window, or of the
-    /// pairing when `pair_ttl_seconds` was given; `null` for a pairing that lives
+    /// pairing when `pair_ttl_seconds` was given; `None` for a pairing that lives
     /// until deleted.
-    #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl TokenRecord {
+    /// `paired` exactly when entity B is there.
+    pub fn status(&self) -> Status {
+        match self.entity_b {
+            Some(_) => Status::Paired,
+            None => Status::Pending,
+        }
+    }
+
     /// The record's entity tag: it changes exactly when the record does (on pairing).
     pub fn etag(&self) -> &'static str {
-        match self.status {
+        match self.status() {
             Status::Pending => "\"pending\"",
             Status::Paired => "\"paired\"",
         }
     }
+}
 
-    /// The status that `entity_b` implies.
-    pub fn status_of(entity_b: Option<&EntityId>) -> Status {
-        match entity_b {
-            Some(_) => Status::Paired,
-            None => Status::Pending,
+/// A [`TokenRecord`] as JSON, with its status.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = TokenRecord))]
+struct RecordJson {
+    /// The secret that pairs; it is also the record's id in URLs.
+    token: Token,
+    /// The short human code that pairs like the token, if one was asked for; it works
+    /// until the pending window ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    code: Option<ShortCode>,
+    /// Entity A, who created the token.
+    entity_a: EntityId,
+    /// Entity B, once paired.
+    #[serde(default)]
+    entity_b: Option<EntityId>,
+    /// `paired` exactly when `entity_b` is set.
+    status: Status,
+    /// The dashboard label, if one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    label: Option<Label>,
+    /// When the token was created.
+    created_at: DateTime<Utc>,
+    /// When entity B paired.
+    #[serde(default)]
+    paired_at: Option<DateTime<Utc>>,
+    /// When the record stops existing: the end of the pending window, or of the
+    /// pairing when `pair_ttl_seconds` was given; `null` for a pairing that lives
+    /// until deleted.
+    #[serde(default)]
+    expires_at: Option<DateTime<Utc>>,
+}
+
+impl From<TokenRecord> for RecordJson {
+    fn from(record: TokenRecord) -> Self {
+        Self {
+            status: record.status(),
+            token: record.token,
+            code: record.code,
+            entity_a: record.entity_a,
+            entity_b: record.entity_b,
+            label: record.label,
+            created_at: record.created_at,
+            paired_at: record.paired_at,
+            expires_at: record.expires_at,
         }
+    }
+}
+
+impl TryFrom<RecordJson> for TokenRecord {
+    type Error = String;
+
+    fn try_from(json: RecordJson) -> Result<Self, Self::Error> {
+        let record = Self {
+            token: json.token,
+            code: json.code,
+            entity_a: json.entity_a,
+            entity_b: json.entity_b,
+            label: json.label,
+            created_at: json.created_at,
+            paired_at: json.paired_at,
+            expires_at: json.expires_at,
+        };
+        if record.status() != json.status {
+            return Err(format!(
+                "status {:?} disagrees with entity_b (a record is paired exactly when entity_b is set)",
+                json.status
+            ));
+        }
+        Ok(record)
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for TokenRecord {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <RecordJson as utoipa::PartialSchema>::schema()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for TokenRecord {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        <RecordJson as utoipa::ToSchema>::schemas(schemas);
     }
 }
 
@@ -161,7 +248,7 @@ pub struct TokenPage {
     /// The records on this page, newest first.
     pub items: Vec<TokenRecord>,
     /// Pass as `cursor` to get the next page; `null` on the last page.
-    pub next_cursor: Option<String>,
+    pub next_cursor: Option<PageCursor>,
 }
 
 /// The body of `GET /v1/stats`: the calling tenant's tokens.
@@ -267,5 +354,20 @@ mod tests {
         assert!(serde_json::from_str::<CreateToken>(r#"{"entity":"a","x":1}"#).is_err());
         assert!(serde_json::from_str::<CreateToken>(r#"{"entity":""}"#).is_err());
         assert!(serde_json::from_str::<CreateToken>(r#"{"entity":"a","ttl_seconds":1}"#).is_err());
+    }
+
+    #[test]
+    fn a_record_says_its_status_and_refuses_json_whose_status_disagrees() {
+        let pending = r#"{"token":"t","entity_a":"a","entity_b":null,"status":"pending",
+            "created_at":"2026-12-01T00:00:00Z","paired_at":null,"expires_at":null}"#;
+        let record: TokenRecord = serde_json::from_str(pending).unwrap();
+        assert_eq!(record.status(), Status::Pending);
+        let json = serde_json::to_value(&record).unwrap();
+        assert_eq!(json["status"], "pending");
+        assert!(json["entity_b"].is_null(), "{json}");
+
+        let disagreeing = pending.replace(r#""status":"pending""#, r#""status":"paired""#);
+        let err = serde_json::from_str::<TokenRecord>(&disagreeing).unwrap_err();
+        assert!(err.to_string().contains("disagrees with entity_b"), "{err}");
     }
 }

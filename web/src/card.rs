@@ -9,13 +9,13 @@ use leptos::prelude::*;
 use leptos::task::{spawn_local, spawn_local_scoped_with_cancellation};
 use qrcode::QrCode;
 use qrcode::render::svg;
-use sdk::{Status, Token, TokenRecord};
+use sdk::{Status, Token, TokenRecord, WaitSeconds};
 
 use crate::api::{ApiKey, Problem};
 use crate::{ErrorNote, Shell, Spinner, deep_link, show_problem};
 
 /// How long a long-poll asks the API to wait for a change (its maximum).
-const WAIT_SECONDS: u64 = 25;
+const WAIT: WaitSeconds = WaitSeconds::MAX;
 
 /// How long to wait before watching again after a failed long-poll.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
@@ -32,7 +32,7 @@ pub fn TokenCard(record: TokenRecord) -> impl IntoView {
     let watch_problem = RwSignal::new(None::<Problem>);
     watch(shell.api_key, record, gone, watch_problem);
 
-    let status = move || match (gone.get(), record.with(|r| r.status)) {
+    let status = move || match (gone.get(), record.with(TokenRecord::status)) {
         (Some(_), _) => "gone",
         (None, Status::Pending) => "pending",
         (None, Status::Paired) => "paired",
@@ -114,11 +114,7 @@ fn watch(
                 return;
             }
             let (token, etag) = record.with_untracked(|r| (r.token.clone(), r.etag()));
-            match api_key
-                .client()
-                .wait_for_change(&token, etag, WAIT_SECONDS)
-                .await
-            {
+            match api_key.client().wait_for_change(&token, etag, WAIT).await {
                 Ok(None) => problem.set(None),
                 Ok(Some(current)) => {
                     problem.set(None);

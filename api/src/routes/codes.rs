@@ -1,16 +1,15 @@
 //! `POST /v1/codes/{code}/pair`: pairing by short code, with a limit on guesses.
 
 use axum::extract::State;
-use sdk::{ErrorBody, PairRequest, ShortCode, TokenRecord};
+use sdk::{ErrorBody, PairRequest, TokenRecord};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::ClientIp;
+use crate::domain::TenantId;
 use crate::error::ApiError;
-use crate::extract::{AppJson, AppPath};
-use crate::pairing::PairingError;
-use crate::store::TenantId;
+use crate::extract::{AppJson, CodeParam};
 
 /// The short-code routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -39,12 +38,12 @@ async fn pair_by_code(
     State(state): State<AppState>,
     tenant: TenantId,
     ClientIp(client): ClientIp,
-    AppPath(code): AppPath<String>,
+    code: Result<CodeParam, ApiError>,
     AppJson(request): AppJson<PairRequest>,
 ) -> Result<AppJson<TokenRecord>, ApiError> {
+    // Every attempt counts, a malformed code too.
     state.access.count_code_attempt(&tenant, client)?;
-    // A value that cannot be a code names no token.
-    let code = ShortCode::parse(code).map_err(|_| PairingError::CodeNotFound)?;
+    let CodeParam(code) = code?;
     let record = state
         .pairings
         .pair_by_code(&tenant, &code, &request.entity)

@@ -9,10 +9,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::domain::TenantId;
 use crate::error::ApiError;
 use crate::extract::{AppJson, AppPath, TokenParam, parse_token};
 use crate::pairing::Created;
-use crate::store::TenantId;
 
 /// The seed-compatible routes.
 pub fn router() -> OpenApiRouter<AppState> {

@@ -6,9 +6,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::domain::TenantId;
 use crate::error::ApiError;
 use crate::extract::AppJson;
-use crate::store::TenantId;
 
 /// The stats route.
 pub fn router() -> OpenApiRouter<AppState> {

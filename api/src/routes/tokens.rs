@@ -4,25 +4,20 @@ use axum::extract::State;
 use axum::http::header::{ETAG, IF_NONE_MATCH, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use sdk::{CreateToken, EntityId, ErrorBody, IdempotencyKey, PairRequest, TokenPage, TokenRecord};
+use sdk::{
+    CreateToken, EntityId, ErrorBody, IdempotencyKey, PageCursor, PageLimit, PairRequest,
+    TokenPage, TokenRecord, WaitSeconds,
+};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::domain::{Cursor, TenantId};
 use crate::error::ApiError;
 use crate::extract::{AppJson, AppQuery, TokenParam};
 use crate::pairing::Created;
-use crate::store::{Cursor, TenantId};
-
-/// The longest a long-poll may wait, in seconds.
-const MAX_WAIT_SECONDS: u64 = 25;
-
-/// Page size of a listing when the request names none.
-const DEFAULT_PAGE: u32 = 20;
-/// Largest page size of a listing.
-const MAX_PAGE: u32 = 100;
 
 /// The `/v1/tokens` routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -95,7 +90,8 @@ async fn create_token(
 struct GetParams {
     /// With `If-None-Match`: wait up to this many seconds (at most 25) for the record to
     /// change before answering `304`.
-    wait: Option<u64>,
+    #[param(value_type = Option<u64>)]
+    wait: Option<WaitSeconds>,
 }
 
 /// Reads a token and its pairing.
@@ -126,20 +122,14 @@ async fn get_token(
     AppQuery(params): AppQuery<GetParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let wait = params.wait.unwrap_or(0);
-    if wait > MAX_WAIT_SECONDS {
-        return Err(ApiError::InvalidField(format!(
-            "wait must be at most {MAX_WAIT_SECONDS} seconds (got {wait})"
-        )));
-    }
+    let wait = params.wait.unwrap_or(WaitSeconds::NONE);
     let known = if_none_match(&headers);
     let changed = if known.is_empty() {
         Some(state.pairings.get(&tenant, &token.0).await?)
     } else {
-        let wait = std::time::Duration::from_secs(wait);
         state
             .pairings
-            .wait_for_change(&tenant, &token.0, &known, wait)
+            .wait_for_change(&tenant, &token.0, &known, wait.duration())
             .await?
     };
     Ok(match changed {
@@ -214,11 +204,14 @@ async fn delete_token(
 #[into_params(parameter_in = Query)]
 struct ListParams {
     /// The entity whose pairings to list, as entity A or entity B.
-    entity: String,
+    #[param(value_type = String)]
+    entity: EntityId,
     /// Page size, 1 to 100 (default 20).
-    limit: Option<u32>,
+    #[param(value_type = Option<u32>)]
+    limit: Option<PageLimit>,
     /// `next_cursor` of the previous page.
-    cursor: Option<String>,
+    #[param(value_type = Option<String>)]
+    cursor: Option<PageCursor>,
 }
 
 /// Lists the live tokens and pairings where an entity is either side, newest first.
@@ -236,21 +229,16 @@ async fn list_tokens(
     tenant: TenantId,
     AppQuery(params): AppQuery<ListParams>,
 ) -> Result<AppJson<TokenPage>, ApiError> {
-    let entity = EntityId::parse(params.entity)?;
-    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::InvalidField(format!(
-            "limit must be between 1 and {MAX_PAGE} (got {limit})"
-        )));
-    }
+    let limit = params.limit.unwrap_or(PageLimit::DEFAULT);
     let cursor = params
         .cursor
-        .map(|c| c.parse::<Cursor>())
+        .as_ref()
+        .map(Cursor::try_from)
         .transpose()
         .map_err(|e| ApiError::InvalidField(e.to_string()))?;
     let page = state
         .pairings
-        .list(&tenant, &entity, limit as usize, cursor.as_ref())
+        .list(&tenant, &params.entity, limit, cursor.as_ref())
         .await?;
     Ok(AppJson(page))
 }

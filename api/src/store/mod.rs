@@ -11,11 +11,10 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use sdk::{EntityId, ShortCode, Token, TokenRecord, Ttl};
+use sdk::{EntityId, IdempotencyKey, ShortCode, Token, TokenRecord, Ttl};
 
+pub use crate::domain::{Cursor, Page, TenantId};
 pub use dynamodb::DynamoStore;
 pub use sqlite::{Durability, SqliteOptions, SqliteStore};
 
@@ -58,43 +57,6 @@ impl StoreError {
     }
 }
 
-/// The tenant that owns a record; a tenant never sees another tenant's records.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct TenantId(String);
-
-impl TenantId {
-    /// The tenant of every request when the API runs without API keys.
-    pub fn local() -> Self {
-        Self("local".to_owned())
-    }
-
-    /// Accepts 1 to 64 characters from `[A-Za-z0-9_-]`.
-    pub fn parse(name: &str) -> Result<Self, String> {
-        let valid = (1..=64).contains(&name.len())
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if valid {
-            Ok(Self(name.to_owned()))
-        } else {
-            Err(format!(
-                "tenant names are 1 to 64 of A-Z a-z 0-9 - _ (got {name:?})"
-            ))
-        }
-    }
-
-    /// The tenant's name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for TenantId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 /// A record to insert, with what only the store needs to know.
 #[derive(Debug, Clone)]
 pub struct NewToken {
@@ -111,7 +73,7 @@ pub struct NewToken {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyClaim {
     /// The key the client chose.
-    pub key: String,
+    pub key: IdempotencyKey,
     /// A digest of the request body: a replay must match it.
     pub request_hash: String,
     /// Until when the key is remembered.
@@ -157,78 +119,6 @@ pub enum PairOutcome {
     Unchanged(TokenRecord),
     /// No live record has this token for this tenant.
     Missing,
-}
-
-/// A position in a newest-first listing: the last record of the previous page.
-///
-/// Clients see it as an opaque URL-safe string.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cursor {
-    /// `created_at` of the last record returned.
-    pub created_at: DateTime<Utc>,
-    /// `token` of the last record returned (orders records created in the same millisecond).
-    pub token: Token,
-}
-
-impl Cursor {
-    /// The cursor that continues after `record`.
-    pub fn after(record: &TokenRecord) -> Self {
-        Self {
-            created_at: record.created_at,
-            token: record.token.clone(),
-        }
-    }
-}
-
-impl fmt::Display for Cursor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let plain = format!("{}.{}", self.created_at.timestamp_millis(), self.token);
-        f.write_str(&URL_SAFE_NO_PAD.encode(plain))
-    }
-}
-
-/// The cursor string is not one this API issued.
-#[derive(Debug, thiserror::Error)]
-#[error("cursor is not one this API issued")]
-pub struct BadCursor;
-
-impl FromStr for Cursor {
-    type Err = BadCursor;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| BadCursor)?;
-        let plain = String::from_utf8(bytes).map_err(|_| BadCursor)?;
-        let (millis, token) = plain.split_once('.').ok_or(BadCursor)?;
-        let millis: i64 = millis.parse().map_err(|_| BadCursor)?;
-        Ok(Self {
-            created_at: DateTime::from_timestamp_millis(millis).ok_or(BadCursor)?,
-            token: Token::parse(token).map_err(|_| BadCursor)?,
-        })
-    }
-}
-
-/// One page of a listing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page {
-    /// Records, newest first.
-    pub items: Vec<TokenRecord>,
-    /// Where the next page starts, if there may be one.
-    pub next: Option<Cursor>,
-}
-
-impl Page {
-    /// The page of `limit` records from `items`, newest first, fetched with one extra so
-    /// that a further page shows itself: if the extra is there, it is dropped and the page
-    /// continues after its last record.
-    pub fn from_overfetched(mut items: Vec<TokenRecord>, limit: usize) -> Self {
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(Cursor::after)
-        } else {
-            None
-        };
-        Self { items, next }
-    }
 }
 
 /// Where token records live. Every method sees only the given tenant's records, and
@@ -368,23 +258,6 @@ pub async fn open(url: &StoreUrl, sqlite: SqliteOptions) -> Result<Arc<dyn Store
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cursor_round_trips_and_rejects_garbage() {
-        let cursor = Cursor {
-            created_at: DateTime::from_timestamp_millis(1_764_000_000_123).unwrap(),
-            token: Token::parse("abc_DEF-123").unwrap(),
-        };
-        let text = cursor.to_string();
-        assert!(
-            Token::parse(text.as_str()).is_ok(),
-            "cursor must be URL-safe: {text}"
-        );
-        assert_eq!(text.parse::<Cursor>().unwrap(), cursor);
-        for bad in ["", "!!", "bm9wZQ", "MTIzLg"] {
-            assert!(bad.parse::<Cursor>().is_err(), "{bad:?}");
-        }
-    }
 
     #[test]
     fn store_url_accepts_sqlite_and_dynamodb_and_explains_anything_else() {

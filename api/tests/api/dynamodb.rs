@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::types::{BillingMode, KeyType, ProjectionType, TimeToLiveSt
 use aws_smithy_runtime_api::client::interceptors::context::Error as ErasedError;
 use aws_smithy_runtime_api::client::orchestrator::OrchestratorError;
 use chrono::Utc;
-use sdk::{CreateToken, EntityId, IdempotencyKey};
+use sdk::{CreateToken, EntityId, IdempotencyKey, PageLimit};
 
 use crate::helpers::{Backend, local_dynamodb_client, local_dynamodb_config, spawn_app_on};
 
@@ -77,7 +77,10 @@ async fn the_iam_actions_are_exactly_what_serving_every_call_sends() {
     let code = coded.code.clone().unwrap();
     pairings.pair_by_code(&tenant, &code, &bob).await.unwrap();
     pairings.delete(&tenant, &plain.token).await.unwrap();
-    pairings.list(&tenant, &bob, 10, None).await.unwrap();
+    pairings
+        .list(&tenant, &bob, PageLimit::DEFAULT, None)
+        .await
+        .unwrap();
     pairings.stats(&tenant).await.unwrap();
     store.ping().await.unwrap();
 

@@ -318,7 +318,7 @@ async fn the_sdk_client_drives_the_whole_flow_and_reports_api_errors() {
         .label(Label::parse("den").unwrap());
 
     let created = app.sdk.create_token(&request).await.unwrap();
-    assert_eq!(created.status, Status::Pending);
+    assert_eq!(created.status(), Status::Pending);
     assert_eq!(created.label.as_ref().map(Label::as_str), Some("den"));
     assert_eq!(app.sdk.get_token(&created.token).await.unwrap(), created);
 

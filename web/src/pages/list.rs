@@ -3,7 +3,7 @@
 
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
-use sdk::{EntityId, TokenPage, TokenRecord};
+use sdk::{EntityId, PageCursor, PageLimit, TokenPage, TokenRecord};
 
 use super::{FormProblem, request_failed};
 use crate::api::Problem;
@@ -18,9 +18,9 @@ const PAGE_SIZE: u32 = 10;
 struct ListQuery {
     entity: EntityId,
     /// The cursors of the pages before this one (`None` for the first page), newest last.
-    earlier: Vec<Option<String>>,
+    earlier: Vec<Option<PageCursor>>,
     /// This page's cursor.
-    cursor: Option<String>,
+    cursor: Option<PageCursor>,
 }
 
 /// Lists an entity's pairings, newest first, a page at a time.
@@ -39,7 +39,11 @@ pub fn ListPage() -> impl IntoView {
             };
             let result = api_key
                 .client()
-                .list_tokens(&query.entity, Some(PAGE_SIZE), query.cursor.as_deref())
+                .list_tokens(
+                    &query.entity,
+                    Some(PageLimit::parse(PAGE_SIZE).expect("a valid page size")),
+                    query.cursor.as_ref(),
+                )
                 .await;
             result.map(Some).map_err(Problem::from)
         }
@@ -64,7 +68,7 @@ pub fn ListPage() -> impl IntoView {
             Err(error) => invalid.set(Some(error.into())),
         }
     };
-    let next = move |cursor: String| {
+    let next = move |cursor: PageCursor| {
         query.update(|q| {
             if let Some(q) = q {
                 q.earlier.push(q.cursor.take());
@@ -117,7 +121,7 @@ pub fn ListPage() -> impl IntoView {
 fn ListItems(
     page: TokenPage,
     has_earlier: bool,
-    on_next: Callback<String>,
+    on_next: Callback<PageCursor>,
     on_previous: Callback<()>,
     on_changed: Callback<()>,
 ) -> impl IntoView {
@@ -144,7 +148,7 @@ fn ListItems(
 fn ListRow(record: TokenRecord, on_changed: Callback<()>) -> impl IntoView {
     let shell = expect_context::<Shell>();
     let token = record.token.clone();
-    let status = match record.status {
+    let status = match record.status() {
         sdk::Status::Pending => "pending",
         sdk::Status::Paired => "paired",
     };

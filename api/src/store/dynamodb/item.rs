@@ -9,7 +9,8 @@ use sdk::{EntityId, Label, ShortCode, Token, TokenRecord};
 use serde::{Deserialize, Serialize};
 
 use super::schema::FOREVER_SECONDS;
-use crate::store::{IdempotencyClaim, Inserted, NewToken, StoreError, TenantId};
+use crate::domain::TenantId;
+use crate::store::{IdempotencyClaim, Inserted, NewToken, StoreError};
 
 /// A DynamoDB item.
 pub(super) type Item = HashMap<String, AttributeValue>;
@@ -92,7 +93,6 @@ impl TokenItem {
             token: self.token,
             code: self.code,
             entity_a: self.entity_a,
-            status: TokenRecord::status_of(self.entity_b.as_ref()),
             entity_b: self.entity_b,
             label: self.label,
             created_at: time(self.created_at).ok_or_else(|| bad("created_at"))?,
@@ -287,7 +287,6 @@ mod tests {
                 code: None,
                 entity_a: EntityId::parse("alice").unwrap(),
                 entity_b: None,
-                status: TokenRecord::status_of(None),
                 label: None,
                 created_at: now,
                 paired_at: None,

@@ -51,9 +51,8 @@ pub use self::schema::{
     ENTITY_A_KEY, ENTITY_B_KEY, EXPIRY_KEY, INDEX_ENTITY_A, INDEX_ENTITY_B, INDEX_TENANT,
     PARTITION_KEY, SORT_KEY, TENANT_INDEX_ATTRIBUTES, TENANT_KEY, TTL_ATTRIBUTE,
 };
-use super::{
-    Cursor, Inserted, NewToken, Page, PairOutcome, StatsCounts, Store, StoreError, TenantId,
-};
+use super::{Inserted, NewToken, PairOutcome, StatsCounts, Store, StoreError};
+use crate::domain::{Cursor, Page, TenantId};
 
 /// The IAM actions that serving needs: every request the store sends but `create_table`'s
 /// (Terraform creates the table). A `TransactWriteItems` is authorised item by item, and

@@ -9,7 +9,8 @@ use super::item::{
 };
 use super::schema::{EXPIRY_KEY, INDEX_TENANT, PARTITION_KEY, SORT_KEY, TENANT_KEY};
 use super::{DynamoStore, STATS_CACHE, Side};
-use crate::store::{Cursor, Page, STATS_WINDOW, StatsCounts, StoreError, TenantId};
+use crate::domain::{Cursor, Page, TenantId};
+use crate::store::{STATS_WINDOW, StatsCounts, StoreError};
 
 impl DynamoStore {
     /// The item with partition key `key`: one strongly consistent `GetItem`.

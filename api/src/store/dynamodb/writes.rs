@@ -15,7 +15,8 @@ use super::item::{
     to_item,
 };
 use super::schema::{FOREVER_SECONDS, PARTITION_KEY};
-use crate::store::{Inserted, NewToken, PairOutcome, StoreError, TenantId};
+use crate::domain::TenantId;
+use crate::store::{Inserted, NewToken, PairOutcome, StoreError};
 
 impl DynamoStore {
     /// [`crate::store::Store::insert`]: a conditional `PutItem`, or a `TransactWriteItems`

@@ -29,9 +29,8 @@ use sdk::{EntityId, ShortCode, Token, TokenRecord};
 pub use self::schema::Durability;
 pub use self::wal::DEFAULT_LIMIT_BYTES as DEFAULT_WAL_LIMIT_BYTES;
 use self::writer::{Housekeeping, Writer};
-use super::{
-    Cursor, Inserted, NewToken, Page, PairOutcome, StatsCounts, Store, StoreError, TenantId,
-};
+use super::{Inserted, NewToken, PairOutcome, StatsCounts, Store, StoreError};
+use crate::domain::{Cursor, Page, TenantId};
 
 /// How long an expired or deleted record is kept: past the stats window, so stats still
 /// count it.

@@ -7,7 +7,8 @@ use sdk::{EntityId, ShortCode, Token, TokenRecord};
 
 use super::SqliteStore;
 use super::rows::{columns, millis, parsed, record_from_row};
-use crate::store::{Cursor, Page, STATS_WINDOW, StatsCounts, StoreError, TenantId};
+use crate::domain::{Cursor, Page, TenantId};
+use crate::store::{STATS_WINDOW, StatsCounts, StoreError};
 
 impl SqliteStore {
     /// [`crate::store::Store::resolve_code`].

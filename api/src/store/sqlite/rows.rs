@@ -57,7 +57,6 @@ pub(super) fn record_from_row(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
     Ok(TokenRecord {
         token: parsed(row, 0, Token::parse)?,
         entity_a: parsed(row, 1, EntityId::parse)?,
-        status: TokenRecord::status_of(entity_b.as_ref()),
         entity_b,
         label: optional_parsed(row, 3, Label::parse)?,
         created_at: time(row, 4)?.ok_or(rusqlite::Error::InvalidColumnType(

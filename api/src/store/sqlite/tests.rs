@@ -1,7 +1,7 @@
 //! The SQLite store's own behaviour: batches, the bounded queue, the WAL, the purge.
 
 use chrono::Duration as Span;
-use sdk::{EntityId, Status};
+use sdk::EntityId;
 
 use super::*;
 
@@ -12,7 +12,6 @@ fn record(token: &str, created_at: DateTime<Utc>, ttl: Span) -> NewToken {
             code: None,
             entity_a: EntityId::parse("a").unwrap(),
             entity_b: None,
-            status: Status::Pending,
             label: None,
             created_at,
             paired_at: None,

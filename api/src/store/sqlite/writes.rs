@@ -9,13 +9,14 @@ use super::reads::select_live;
 use super::rows::{columns, millis, record_from_row};
 use super::writer::WriteError;
 use super::{KEEP_EXPIRED, PURGE_BATCH, SqliteStore};
+use crate::domain::TenantId;
 use crate::store::{IdempotencyClaim, Inserted, NewToken, PairOutcome, StoreError};
 
 impl SqliteStore {
     /// [`crate::store::Store::insert`].
     pub(super) async fn insert_token(
         &self,
-        tenant: &crate::store::TenantId,
+        tenant: &TenantId,
         new: &NewToken,
         now: DateTime<Utc>,
     ) -> Result<Inserted, StoreError> {
@@ -32,7 +33,7 @@ impl SqliteStore {
     /// the record as it is says why.
     pub(super) async fn pair_token(
         &self,
-        tenant: &crate::store::TenantId,
+        tenant: &TenantId,
         token: &Token,
         entity_b: &EntityId,
         now: DateTime<Utc>,
@@ -69,7 +70,7 @@ impl SqliteStore {
     /// [`crate::store::Store::delete`].
     pub(super) async fn delete_token(
         &self,
-        tenant: &crate::store::TenantId,
+        tenant: &TenantId,
         token: &Token,
         now: DateTime<Utc>,
     ) -> Result<Option<TokenRecord>, StoreError> {
@@ -133,7 +134,7 @@ fn insert_in(
                 "SELECT request_hash, response FROM idempotency
                  WHERE tenant = ?1 AND key = ?2 AND expires_at > ?3",
             )?
-            .query_row(params![tenant, claim.key, now], |row| {
+            .query_row(params![tenant, claim.key.as_str(), now], |row| {
                 Ok((row.get(0)?, row.get(1)?))
             })
             .optional()?;
@@ -203,7 +204,7 @@ fn insert_in(
         )?
         .execute(params![
             tenant,
-            key,
+            key.as_str(),
             request_hash,
             response,
             millis(*expires_at)

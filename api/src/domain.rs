@@ -1,0 +1,140 @@
+//! What handlers, the pairing rules and the stores share: whose records (the tenant) and
+//! where a listing stands (a cursor into it, a page of it).
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use sdk::{PageCursor, Token, TokenRecord};
+
+/// The tenant that owns a record; a tenant never sees another tenant's records.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TenantId(String);
+
+impl TenantId {
+    /// The tenant of every request when the API runs without API keys.
+    pub fn local() -> Self {
+        Self("local".to_owned())
+    }
+
+    /// Accepts 1 to 64 characters from `[A-Za-z0-9_-]`.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        let valid = (1..=64).contains(&name.len())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if valid {
+            Ok(Self(name.to_owned()))
+        } else {
+            Err(format!(
+                "tenant names are 1 to 64 of A-Z a-z 0-9 - _ (got {name:?})"
+            ))
+        }
+    }
+
+    /// The tenant's name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A position in a newest-first listing: the last record of the previous page.
+///
+/// Clients see it as an opaque [`PageCursor`]: it is encoded and decoded here only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    /// `created_at` of the last record returned.
+    pub created_at: DateTime<Utc>,
+    /// `token` of the last record returned (orders records created in the same millisecond).
+    pub token: Token,
+}
+
+impl Cursor {
+    /// The cursor that continues after `record`.
+    pub fn after(record: &TokenRecord) -> Self {
+        Self {
+            created_at: record.created_at,
+            token: record.token.clone(),
+        }
+    }
+}
+
+impl From<&Cursor> for PageCursor {
+    fn from(cursor: &Cursor) -> Self {
+        let plain = format!("{}.{}", cursor.created_at.timestamp_millis(), cursor.token);
+        PageCursor::parse(URL_SAFE_NO_PAD.encode(plain))
+            .expect("unpadded URL-safe base64 of a short text is a valid cursor")
+    }
+}
+
+/// The cursor is not one this API issued.
+#[derive(Debug, thiserror::Error)]
+#[error("cursor is not one this API issued: pass a page's next_cursor as it is")]
+pub struct BadCursor;
+
+impl TryFrom<&PageCursor> for Cursor {
+    type Error = BadCursor;
+
+    fn try_from(cursor: &PageCursor) -> Result<Self, Self::Error> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(cursor.as_str())
+            .map_err(|_| BadCursor)?;
+        let plain = String::from_utf8(bytes).map_err(|_| BadCursor)?;
+        let (millis, token) = plain.split_once('.').ok_or(BadCursor)?;
+        let millis: i64 = millis.parse().map_err(|_| BadCursor)?;
+        Ok(Self {
+            created_at: DateTime::from_timestamp_millis(millis).ok_or(BadCursor)?,
+            token: Token::parse(token).map_err(|_| BadCursor)?,
+        })
+    }
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// Records, newest first.
+    pub items: Vec<TokenRecord>,
+    /// Where the next page starts, if there may be one.
+    pub next: Option<Cursor>,
+}
+
+impl Page {
+    /// The page of `limit` records from `items`, newest first, fetched with one extra so
+    /// that a further page shows itself: if the extra is there, it is dropped and the page
+    /// continues after its last record.
+    pub fn from_overfetched(mut items: Vec<TokenRecord>, limit: usize) -> Self {
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(Cursor::after)
+        } else {
+            None
+        };
+        Self { items, next }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_and_rejects_garbage() {
+        let cursor = Cursor {
+            created_at: DateTime::from_timestamp_millis(1_764_000_000_123).unwrap(),
+            token: Token::parse("abc_DEF-123").unwrap(),
+        };
+        let issued = PageCursor::from(&cursor);
+        assert_eq!(Cursor::try_from(&issued).unwrap(), cursor);
+        for bad in ["bm9wZQ", "MTIzLg", "AAAA"] {
+            let bad = PageCursor::parse(bad).unwrap();
+            assert!(Cursor::try_from(&bad).is_err(), "{bad:?}");
+        }
+    }
+}
