@@ -17,14 +17,15 @@
 //! # Ok(()) }
 //! ```
 
+mod bounded;
 mod client;
 mod newtypes;
 mod wire;
 
+pub use bounded::{PageLimit, Ttl, WaitSeconds};
 pub use client::{Client, Error};
 pub use newtypes::{
-    EntityId, IdempotencyKey, Label, PageCursor, PageLimit, ShortCode, Token, Ttl, ValidationError,
-    WaitSeconds,
+    EntityId, IdempotencyKey, Label, PageCursor, ShortCode, Token, ValidationError,
 };
 pub use wire::{
     CreateToken, ErrorBody, ErrorCode, ErrorDetail, Health, PairRequest, Stats, Status, TokenPage,
