@@ -158,16 +158,29 @@ impl Application {
 
     /// Serves until SIGTERM or Ctrl-C, then finishes the requests in flight.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown_signal())
+        serve(self.listener, self.router, shutdown_signal())
             .await
             .context("server failed")?;
         tracing::info!("tandem-api stopped");
         Ok(())
     }
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then finishes the requests in
+/// flight: the local serve path, shared by [`Application::run_until_stopped`] and the tests.
+///
+/// Each request carries its client's [`SocketAddr`] as
+/// [`ConnectInfo`](axum::extract::ConnectInfo), which [`auth::ClientIp`] reads for the
+/// per-address limits.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Runs a one-off [`config::Command`].

@@ -3,7 +3,7 @@
 use api::auth::{Access, ApiKeys};
 use serde_json::{Value, json};
 
-use crate::helpers::{RunningBinary, TestApp, assert_error, spawn_app_with};
+use crate::helpers::{TestApp, assert_error, spawn_app_with, start_binary};
 
 const ACME: &str = "acme-key-0123456789";
 const GLOBEX: &str = "globex-key-0123456789";
@@ -174,14 +174,14 @@ async fn a_key_over_its_rate_gets_429_with_retry_after_and_other_keys_do_not() {
 async fn without_keys_the_binary_warns_loudly_that_auth_is_off() {
     let dir = tempfile::tempdir().unwrap();
     let store = format!("sqlite://{}", dir.path().join("t.db").display());
-    let server = RunningBinary::start(&store).await;
+    let server = start_binary(&store, &[]).await;
     assert!(
         server
-            .startup_log
+            .startup_log()
             .iter()
             .any(|l| l.contains("AUTHENTICATION IS OFF")),
         "{:#?}",
-        server.startup_log
+        server.startup_log()
     );
     server.kill_9().await;
 }

@@ -1,5 +1,7 @@
 //! Short codes: issued on request, paired case-insensitively, guesses limited.
 
+use std::net::{IpAddr, Ipv4Addr};
+
 use chrono::Duration;
 use sdk::ShortCode;
 use serde_json::{Value, json};
@@ -12,6 +14,15 @@ async fn create_with_code(app: &crate::helpers::TestApp, entity: &str, ttl: u64)
         .await;
     assert_eq!(response.status(), 201);
     response.json().await.unwrap()
+}
+
+/// A well-formed code other than `code`.
+fn another_code(code: &str) -> &'static str {
+    if code == "BCDF-GHJK" {
+        "BCDF-GHJL"
+    } else {
+        "BCDF-GHJK"
+    }
 }
 
 #[tokio::test]
@@ -112,11 +123,7 @@ async fn after_ten_attempts_a_minute_pairing_by_code_is_429_even_for_a_good_code
     let app = spawn_app().await;
     let created = create_with_code(&app, "tv", 600).await;
     let code = created["code"].as_str().unwrap();
-    let wrong = if code == "BCDF-GHJK" {
-        "BCDF-GHJL"
-    } else {
-        "BCDF-GHJK"
-    };
+    let wrong = another_code(code);
     for _ in 0..10 {
         assert_error(app.pair_code(wrong, "phone").await, 404, "not_found").await;
     }
@@ -140,4 +147,36 @@ async fn after_ten_attempts_a_minute_pairing_by_code_is_429_even_for_a_good_code
         read["status"], "pending",
         "the limited attempt changed nothing"
     );
+}
+
+#[tokio::test]
+async fn the_guess_limit_counts_each_client_address_apart() {
+    let app = spawn_app().await;
+    let created = create_with_code(&app, "tv", 600).await;
+    let code = created["code"].as_str().unwrap();
+    for _ in 0..10 {
+        assert_error(
+            app.pair_code(another_code(code), "phone").await,
+            404,
+            "not_found",
+        )
+        .await;
+    }
+    assert_error(app.pair_code(code, "phone").await, 429, "rate_limited").await;
+    // The same tenant from another address of the loopback network, 127.0.0.2.
+    let elsewhere = reqwest::Client::builder()
+        .local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)))
+        .build()
+        .unwrap();
+
+    let paired = elsewhere
+        .post(app.url(&format!("/v1/codes/{code}/pair")))
+        .json(&json!({ "entity": "phone" }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(paired.status(), 200, "127.0.0.2 has guesses left");
+    let paired: Value = paired.json().await.unwrap();
+    assert_eq!(paired["entity_b"], "phone");
 }

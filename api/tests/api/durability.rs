@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::RunningBinary;
+use crate::helpers::start_binary;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_acknowledged_token_survives_kill_9_with_full_sync() {
@@ -20,15 +20,18 @@ async fn every_acknowledged_token_survives_kill_9_with_normal_sync() {
 async fn every_acknowledged_token_survives_kill_9(sync: &str) {
     let dir = tempfile::tempdir().unwrap();
     let store = format!("sqlite://{}", dir.path().join("data/tandem.db").display());
-    let server = RunningBinary::start_with(&store, &["--sqlite-sync", sync]).await;
+    let server = start_binary(&store, &["--sqlite-sync", sync]).await;
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
     let http = reqwest::Client::new();
 
     // Arrange: four writers create tokens as fast as they can.
     let writers: Vec<_> = (0..4)
         .map(|w| {
-            let (http, address, acknowledged) =
-                (http.clone(), server.address.clone(), acknowledged.clone());
+            let (http, address, acknowledged) = (
+                http.clone(),
+                server.address().to_owned(),
+                acknowledged.clone(),
+            );
             tokio::spawn(async move {
                 for i in 0.. {
                     let response = http
@@ -58,14 +61,14 @@ async fn every_acknowledged_token_survives_kill_9(sync: &str) {
     for writer in writers {
         writer.await.unwrap();
     }
-    let restarted = RunningBinary::start(&store).await;
+    let restarted = start_binary(&store, &[]).await;
 
     // Assert: every token that got a 201 is there.
     let tokens = acknowledged.lock().unwrap().clone();
     assert!(tokens.len() >= 200);
     for token in &tokens {
         let response = http
-            .get(format!("{}/v1/tokens/{token}", restarted.address))
+            .get(format!("{}/v1/tokens/{token}", restarted.address()))
             .send()
             .await
             .unwrap();
@@ -82,8 +85,8 @@ async fn every_acknowledged_token_survives_kill_9(sync: &str) {
 async fn sigterm_stops_the_binary_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let store = format!("sqlite://{}", dir.path().join("tandem.db").display());
-    let server = RunningBinary::start(&store).await;
-    let health = reqwest::get(format!("{}/healthz", server.address))
+    let server = start_binary(&store, &[]).await;
+    let health = reqwest::get(format!("{}/healthz", server.address()))
         .await
         .unwrap();
     assert_eq!(health.status(), 200);

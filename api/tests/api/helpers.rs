@@ -1,25 +1,23 @@
-//! Test harness: the API served in-process on a free port, with a clock the test drives,
-//! and the `tandem-api` binary started as a child process.
+//! The API suite's harness on `test-support`: the API served in-process (as production
+//! serves it) with a clock the test drives, and the `tandem-api` binary as a child process.
 //!
 //! The same tests run on every store: `TANDEM_TEST_STORE=dynamodb` (with
 //! `AWS_ENDPOINT_URL_DYNAMODB` pointing at a local server, as `scripts/with-moto` sets it)
 //! runs them on DynamoDB, a fresh table per test; otherwise they run on SQLite.
 
-use std::process::Stdio;
 use std::sync::Arc;
 
+use api::AppState;
 use api::auth::Access;
 use api::clock::ManualClock;
 use api::store::{DynamoStore, SqliteStore, Store};
-use api::{AppState, app};
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use chrono::Utc;
 use serde_json::Value;
 use tempfile::TempDir;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use test_support::{ApiServer, RunningBinary, tandem_api_command};
 
 /// A running API and what a test needs to talk to it.
 pub struct TestApp {
@@ -37,14 +35,8 @@ pub struct TestApp {
     pub dynamo_requests: Option<RequestCounter>,
     /// The store itself, for tests of what several API instances on one store see.
     pub store: Arc<dyn Store>,
-    server: tokio::task::JoinHandle<()>,
+    _server: ApiServer,
     _dir: TempDir,
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
 }
 
 /// A store the suite runs on.
@@ -123,15 +115,8 @@ async fn spawn(backend: Backend, access: Access, dashboard: Option<&std::path::P
     if let Some(dir) = dashboard {
         state = state.with_dashboard(dir);
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind a free port");
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app(state))
-            .await
-            .expect("server runs");
-    });
+    let server = ApiServer::start(state).await;
+    let address = server.url.clone();
     TestApp {
         sdk: sdk::Client::new(&address),
         address,
@@ -140,7 +125,7 @@ async fn spawn(backend: Backend, access: Access, dashboard: Option<&std::path::P
         backend,
         dynamo_requests,
         store,
-        server,
+        _server: server,
         _dir: dir,
     }
 }
@@ -255,76 +240,13 @@ pub async fn assert_error(response: reqwest::Response, status: u16, code: &str) 
     message.to_owned()
 }
 
-/// The `tandem-api` binary running as a child process; killed when dropped, even when the
-/// test fails.
-pub struct RunningBinary {
-    child: Child,
-    /// `http://127.0.0.1:PORT`.
-    pub address: String,
-    /// What it logged up to and including the line that says where it listens.
-    pub startup_log: Vec<String>,
-}
-
-impl RunningBinary {
-    /// Starts `tandem-api` on a free port of 127.0.0.1 with the given store, and waits for
-    /// its start-up line.
-    pub async fn start(store_url: &str) -> Self {
-        Self::start_with(store_url, &[]).await
-    }
-
-    /// As [`RunningBinary::start`], with more flags.
-    pub async fn start_with(store_url: &str, flags: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tandem-api"))
-            .args(["--listen", "127.0.0.1:0", "--store", store_url])
-            .args(flags)
-            .env("RUST_LOG", "info")
-            .env_remove("AWS_LAMBDA_RUNTIME_API")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start tandem-api");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let mut lines = BufReader::new(stderr).lines();
-        let mut startup_log = Vec::new();
-        let address = tokio::time::timeout(std::time::Duration::from_secs(30), async {
-            while let Some(line) = lines.next_line().await.expect("read stderr") {
-                startup_log.push(line.clone());
-                if let Some(rest) = line.split("listening on ").nth(1) {
-                    return rest.split_whitespace().next().unwrap().to_owned();
-                }
-            }
-            panic!("tandem-api exited before it listened: {startup_log:#?}");
-        })
-        .await
-        .expect("tandem-api listens within 30 s");
-        // Keep draining the log so the child never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Self {
-            child,
-            address,
-            startup_log,
-        }
-    }
-
-    /// Sends SIGKILL and waits for the process to be gone.
-    pub async fn kill_9(mut self) {
-        self.child.kill().await.expect("kill -9 tandem-api");
-    }
-
-    /// Sends SIGTERM and waits for a graceful exit; returns the exit status.
-    pub async fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().expect("running");
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success());
-        tokio::time::timeout(std::time::Duration::from_secs(10), self.child.wait())
-            .await
-            .expect("exits within 10 s of SIGTERM")
-            .expect("wait")
-    }
+/// Starts the `tandem-api` binary on a free port of 127.0.0.1 with the given store and
+/// more `flags`, and waits for its start-up line; killed when dropped, even when the test
+/// fails.
+pub async fn start_binary(store_url: &str, flags: &[&str]) -> RunningBinary {
+    let mut command = tandem_api_command(env!("CARGO_BIN_EXE_tandem-api"));
+    command.args(["--store", store_url]).args(flags);
+    RunningBinary::start_listening(command).await
 }
 
 /// Counts the requests a DynamoDB client sends (retries included), by operation name:

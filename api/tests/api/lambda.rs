@@ -6,32 +6,12 @@ use std::time::{Duration, Instant};
 
 use api::store::DynamoStore;
 use serde_json::{Value, json};
+use test_support::{RunningBinary, free_port};
 
 use crate::helpers::local_dynamodb_client;
 
-/// A process group started for the test; killed whole when dropped, even on failure
-/// (`cargo lambda watch` starts the function as a child of its own).
-struct ProcessGroup(tokio::process::Child);
-
-impl Drop for ProcessGroup {
-    fn drop(&mut self) {
-        if let Some(pid) = self.0.id() {
-            let _ = std::process::Command::new("kill")
-                .args(["-KILL", "--", &format!("-{pid}")])
-                .status();
-        }
-    }
-}
-
 /// The key the function is configured with.
 const API_KEY: &str = "lambda-test-key-0123456789";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
 
 #[tokio::test]
 #[ignore = "needs cargo-lambda and a local DynamoDB server (moto); `just test` runs it"]
@@ -41,7 +21,8 @@ async fn the_api_answers_through_the_lambda_emulator_on_dynamodb() {
     DynamoStore::create_table(&client, &table).await.unwrap();
     let port = free_port().to_string();
     let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let child = tokio::process::Command::new("cargo")
+    let mut command = tokio::process::Command::new("cargo");
+    command
         .args([
             "lambda",
             "watch",
@@ -59,12 +40,11 @@ async fn the_api_answers_through_the_lambda_emulator_on_dynamodb() {
             &format!("TANDEM_API_KEYS=lambda-test:{API_KEY}"),
         ])
         .current_dir(workspace)
-        .process_group(0)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start `cargo lambda watch` (is cargo-lambda installed? `just python-tools`)");
-    let mut emulator = ProcessGroup(child);
+        .stderr(Stdio::null());
+    // `cargo lambda watch` starts the function as a child of its own: kill them together.
+    // (cargo-lambda comes from `just python-tools`.)
+    let mut emulator = RunningBinary::start_group(command);
     let base = format!("http://127.0.0.1:{port}/lambda-url/tandem-api");
     // A request the emulator never answers must fail the test, not hang it.
     let mut auth = reqwest::header::HeaderMap::new();
@@ -81,7 +61,7 @@ async fn the_api_answers_through_the_lambda_emulator_on_dynamodb() {
     // The emulator may compile the function first.
     let started = Instant::now();
     loop {
-        if let Ok(Some(status)) = emulator.0.try_wait() {
+        if let Some(status) = emulator.try_wait() {
             panic!("`cargo lambda watch` exited ({status}) before the function answered");
         }
         match http.get(format!("{base}/healthz")).send().await {

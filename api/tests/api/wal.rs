@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::RunningBinary;
+use crate::helpers::start_binary;
 
 /// The bound the binary is given, in MiB (small, so that a short burst must restart the log
 /// several times).
@@ -19,7 +19,7 @@ async fn a_burst_of_the_mix_keeps_the_wal_under_its_bound_and_idle_empties_it() 
     let db = dir.path().join("tandem.db");
     let wal = dir.path().join("tandem.db-wal");
     let limit = LIMIT_MIB.to_string();
-    let server = RunningBinary::start_with(
+    let server = start_binary(
         &format!("sqlite://{}", db.display()),
         &["--sqlite-wal-limit-mb", &limit],
     )
@@ -30,7 +30,7 @@ async fn a_burst_of_the_mix_keeps_the_wal_under_its_bound_and_idle_empties_it() 
     // Arrange: eight users run the mix as fast as they can; a sampler watches the WAL.
     let users: Vec<_> = (0..8)
         .map(|user| {
-            let (address, writes) = (server.address.clone(), writes.clone());
+            let (address, writes) = (server.address().to_owned(), writes.clone());
             tokio::spawn(async move { run_mix(&address, user, until, &writes).await })
         })
         .collect();

@@ -2,8 +2,10 @@
 
 use std::time::Duration;
 
+use test_support::ApiServer;
+
 use crate::telegram::Telegram;
-use crate::{BotProcess, PATIENCE, TandemApi, Webhook, World};
+use crate::{PATIENCE, Webhook, World, start_bot};
 
 const ALICE: i64 = 1001;
 const BOB: i64 = 2002;
@@ -262,9 +264,9 @@ async fn bad_used_and_own_tokens_get_a_friendly_reply() {
 #[tokio::test]
 async fn webhook_mode_checks_the_secret_and_handles_updates() {
     let telegram = Telegram::start().await;
-    let api = TandemApi::start().await;
+    let api = ApiServer::on_fresh_sqlite().await;
     let webhook = Webhook::on_free_port();
-    let _bot = BotProcess::start(
+    let _bot = start_bot(
         &telegram,
         &api,
         &[

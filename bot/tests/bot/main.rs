@@ -1,108 +1,54 @@
 //! The bot against real processes: a local Telegram Bot API emulator, the Tandem API on
-//! SQLite, and the `tandem-bot` binary between them.
+//! SQLite (in-process, through `test-support`), and the `tandem-bot` binary between them.
 
 mod flows;
 mod ssm;
 mod telegram;
 
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
 
-use api::AppState;
-use api::clock::SystemClock;
-use api::store::SqliteStore;
-use tempfile::TempDir;
-use tokio::process::{Child, Command};
+use test_support::{ApiServer, RunningBinary, free_port};
+use tokio::process::Command;
 
 use crate::telegram::Telegram;
 
 /// How long a test waits for the bot to answer.
 pub const PATIENCE: Duration = Duration::from_secs(15);
 
-/// The Tandem API, served in-process on a free port of 127.0.0.1.
-pub struct TandemApi {
-    /// `http://127.0.0.1:PORT`.
-    pub url: String,
-    server: tokio::task::JoinHandle<()>,
-    _dir: TempDir,
-}
-
-impl Drop for TandemApi {
-    fn drop(&mut self) {
-        self.server.abort();
+/// Starts the `tandem-bot` binary against `telegram` and `api` with extra environment
+/// `env`; killed when dropped (on failure too).
+pub fn start_bot(telegram: &Telegram, api: &ApiServer, env: &[(&str, &str)]) -> RunningBinary {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tandem-bot"));
+    command
+        .env("TELOXIDE_TOKEN", "12345:test-token")
+        .env("TELEGRAM_API_URL", telegram.api_url())
+        .env("TANDEM_API_URL", &api.url)
+        .env("RUST_LOG", "warn")
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .env_remove("TANDEM_BOT_MODE")
+        .env_remove("TANDEM_BOT_FILTER_WORDS")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    for (key, value) in env {
+        command.env(key, value);
     }
-}
-
-impl TandemApi {
-    /// Starts the API on a fresh SQLite file.
-    pub async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("tandem.db"))
-            .await
-            .unwrap();
-        let state = AppState::new(Arc::new(store), Arc::new(SystemClock));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let server = tokio::spawn(async move {
-            axum::serve(listener, api::app(state)).await.unwrap();
-        });
-        Self {
-            url,
-            server,
-            _dir: dir,
-        }
-    }
-}
-
-/// The `tandem-bot` binary, killed when dropped (on failure too).
-pub struct BotProcess {
-    child: Child,
-}
-
-impl Drop for BotProcess {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
-}
-
-impl BotProcess {
-    /// Starts the bot against `telegram` and `api` with extra environment `env`.
-    pub fn start(telegram: &Telegram, api: &TandemApi, env: &[(&str, &str)]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tandem-bot"));
-        command
-            .env("TELOXIDE_TOKEN", "12345:test-token")
-            .env("TELEGRAM_API_URL", telegram.api_url())
-            .env("TANDEM_API_URL", &api.url)
-            .env("RUST_LOG", "warn")
-            .env_remove("AWS_LAMBDA_RUNTIME_API")
-            .env_remove("TANDEM_BOT_MODE")
-            .env_remove("TANDEM_BOT_FILTER_WORDS")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true);
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        Self {
-            child: command.spawn().expect("start tandem-bot"),
-        }
-    }
+    RunningBinary::start(command)
 }
 
 /// Everything a bot test needs, running.
 pub struct World {
     pub telegram: Telegram,
-    pub api: TandemApi,
-    _bot: BotProcess,
+    pub api: ApiServer,
+    _bot: RunningBinary,
 }
 
 impl World {
     /// Emulator, API and bot in polling mode, with `env` for the bot.
     pub async fn start(env: &[(&str, &str)]) -> Self {
         let telegram = Telegram::start().await;
-        let api = TandemApi::start().await;
-        let bot = BotProcess::start(&telegram, &api, env);
+        let api = ApiServer::on_fresh_sqlite().await;
+        let bot = start_bot(&telegram, &api, env);
         let world = Self {
             telegram,
             api,
@@ -167,12 +113,8 @@ pub struct Webhook {
 impl Webhook {
     /// A webhook address for a bot about to start.
     pub fn on_free_port() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
         Self {
-            listen: format!("127.0.0.1:{port}"),
+            listen: format!("127.0.0.1:{}", free_port()),
             http: reqwest::Client::new(),
         }
     }

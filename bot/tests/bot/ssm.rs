@@ -4,10 +4,11 @@
 use std::process::Stdio;
 
 use aws_sdk_ssm::types::ParameterType;
+use test_support::ApiServer;
 use tokio::process::Command;
 
 use crate::telegram::Telegram;
-use crate::{BotProcess, PATIENCE, TandemApi, Webhook};
+use crate::{PATIENCE, Webhook, start_bot};
 
 const ALICE: i64 = 1001;
 
@@ -51,11 +52,11 @@ async fn secrets_written_as_ssm_names_are_read_from_parameter_store() {
     put_secret(&ssm, &format!("{path}/telegram-token"), "98765:from-ssm").await;
     put_secret(&ssm, &format!("{path}/webhook-secret"), "from-ssm_secret").await;
     let telegram = Telegram::start().await;
-    let api = TandemApi::start().await;
+    let api = ApiServer::on_fresh_sqlite().await;
     let webhook = Webhook::on_free_port();
     let token_ref = format!("ssm:{path}/telegram-token");
     let secret_ref = format!("ssm:{path}/webhook-secret");
-    let _bot = BotProcess::start(
+    let _bot = start_bot(
         &telegram,
         &api,
         &[

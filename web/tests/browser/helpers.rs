@@ -1,8 +1,7 @@
-//! Test harness: the real `tandem-api` binary serving the built dashboard on a free port of
-//! 127.0.0.1, and headless Chromium driven through chromedriver, each stopped by PID when
-//! dropped (on failure too).
+//! Test harness on `test-support`: the real `tandem-api` binary serving the built
+//! dashboard on a free port of 127.0.0.1, and headless Chromium driven through
+//! chromedriver, each stopped by PID when dropped (on failure too).
 
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -11,14 +10,14 @@ use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use tempfile::TempDir;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use test_support::{RunningBinary, free_port, tandem_api_command, workspace_binary};
+use tokio::process::Command;
 
 /// How long to wait for something to show up in the page before failing.
 pub const PATIENCE: Duration = Duration::from_secs(15);
 
 /// The directory of the workspace's build output (`target/debug`), where the test binary
-/// itself and `tandem-api` are.
+/// itself is.
 fn build_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
     // target/debug/deps/browser-HASH → target/debug
@@ -46,7 +45,7 @@ fn dashboard_dir() -> PathBuf {
 pub struct Api {
     /// `http://127.0.0.1:PORT`.
     pub address: String,
-    _child: Child,
+    _server: RunningBinary,
     _dir: TempDir,
 }
 
@@ -58,49 +57,22 @@ impl Api {
 
     /// Starts the API with `TANDEM_API_KEYS` set to `keys`, if given.
     pub async fn start_with_keys(keys: Option<&str>) -> Self {
-        let binary = build_dir().join("tandem-api");
-        assert!(
-            binary.is_file(),
-            "{} is missing: run `cargo build -p api` (or `just test`, which builds it)",
-            binary.display()
-        );
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut command = Command::new(&binary);
+        let mut command = tandem_api_command(workspace_binary("tandem-api"));
         command
-            .args(["--listen", "127.0.0.1:0", "--store"])
+            .arg("--store")
             .arg(format!(
                 "sqlite://{}",
                 dir.path().join("tandem.db").display()
             ))
-            .env("TANDEM_DASHBOARD_DIR", dashboard_dir())
-            .env("RUST_LOG", "info")
-            .env_remove("TANDEM_API_KEYS")
-            .env_remove("AWS_LAMBDA_RUNTIME_API")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+            .env("TANDEM_DASHBOARD_DIR", dashboard_dir());
         if let Some(keys) = keys {
             command.env("TANDEM_API_KEYS", keys);
         }
-        let mut child = command.spawn().expect("start tandem-api");
-        let mut lines = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
-        let address = tokio::time::timeout(PATIENCE, async {
-            let mut log = Vec::new();
-            while let Some(line) = lines.next_line().await.expect("read the log") {
-                if let Some(rest) = line.split("listening on ").nth(1) {
-                    return rest.split_whitespace().next().unwrap().to_owned();
-                }
-                log.push(line);
-            }
-            panic!("tandem-api exited before it listened: {log:#?}");
-        })
-        .await
-        .expect("tandem-api listens in time");
-        // Keep draining the log so the server never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let server = RunningBinary::start_listening(command).await;
         Self {
-            address,
-            _child: child,
+            address: server.address().to_owned(),
+            _server: server,
             _dir: dir,
         }
     }
@@ -119,7 +91,7 @@ impl Api {
 /// chromedriver and the headless Chromium it starts, in a process group of their own that
 /// is killed whole when dropped.
 struct Driver {
-    child: std::process::Child,
+    _process: RunningBinary,
     port: u16,
 }
 
@@ -136,35 +108,19 @@ impl Driver {
                     .is_ok_and(|s| s.success())
             })
             .expect("chromedriver is not installed: `just test` installs it (apt chromium-driver)");
+        // chromedriver cannot report the port it got, so it is given one.
         let port = free_port();
-        let child = std::process::Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .arg(format!("--port={port}"))
             .arg("--allowed-ips=127.0.0.1")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .expect("start chromedriver");
-        Self { child, port }
+            .stderr(Stdio::null());
+        Self {
+            _process: RunningBinary::start_group(command),
+            port,
+        }
     }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        // The negative PID names the whole group: chromedriver and every Chromium process.
-        let _ = std::process::Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.child.id())])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-/// A port that was free a moment ago (for chromedriver, which cannot report the one it got).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 /// A headless Chromium session on a fresh profile. Call [`Browser::close`] at the end of

@@ -1,0 +1,33 @@
+//! Tandem's test harness, shared by the API, bot and browser tests: the API served
+//! in-process through production's [`api::serve`] ([`ApiServer`]), a program started under
+//! a guard that kills it even when the test fails ([`RunningBinary`]), and [`free_port`].
+//!
+//! Everything listens on 127.0.0.1 only.
+
+mod binary;
+mod server;
+
+pub use binary::{RunningBinary, tandem_api_command, workspace_binary};
+pub use server::ApiServer;
+
+/// A port of 127.0.0.1 that was free a moment ago, for programs that must be told their
+/// port (chromedriver, the bot's webhook, `cargo lambda watch`). Prefer binding port 0
+/// where the program reports the port it got.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port of 127.0.0.1")
+        .port()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_free_port_can_be_bound() {
+        let port = free_port();
+
+        assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
+    }
+}
