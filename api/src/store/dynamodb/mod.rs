@@ -10,7 +10,8 @@
 //! days later, so every read checks expiry itself. Keeping deleted items that long is
 //! what lets `stats` count deletions without a request of its own on every delete.
 //!
-//! Item layout (the `item` module holds the items as types, `schema` the keys and indexes):
+//! Item layout (the `item` module holds the items as types, `schema` the keys and indexes,
+//! `operations` the `Store` calls):
 //!
 //! | attribute | type | meaning |
 //! | --- | --- | --- |
@@ -24,7 +25,7 @@
 //! | `expires_at_epoch` | N | Unix seconds, DynamoDB's TTL attribute |
 //! | `entity_a_key`, `entity_b_key` | S | `tenant#entity`, partition keys of the GSIs |
 //! | `sort_key` | S | `created_at` (15 digits) `#token`: the GSIs' sort key, newest last |
-//! | `code` | S | the short code's letters, if any |
+//! | `code` | S | the short code as `XXXX-XXXX`, if any (items written before: its eight letters; both read back) |
 //! | `deleted_at` | N | Unix milliseconds, once deleted |
 //!
 //! Two more kinds of item share the table, keyed so that no token can collide with them
@@ -35,6 +36,7 @@
 //!   an `Idempotency-Key`, likewise.
 
 mod item;
+mod operations;
 mod reads;
 mod schema;
 mod writes;
@@ -42,17 +44,15 @@ mod writes;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
-use sdk::{EntityId, ShortCode, Token, TokenRecord};
 
 pub use self::schema::{
     ENTITY_A_KEY, ENTITY_B_KEY, EXPIRY_KEY, INDEX_ENTITY_A, INDEX_ENTITY_B, INDEX_TENANT,
     PARTITION_KEY, SORT_KEY, TENANT_INDEX_ATTRIBUTES, TENANT_KEY, TTL_ATTRIBUTE,
 };
-use super::{Inserted, NewToken, PairOutcome, StatsCounts, Store, StoreError};
-use crate::domain::{Cursor, Page, TenantId};
+use super::{StatsCounts, StoreError};
+use crate::domain::TenantId;
 
 /// The IAM actions that serving needs: every request the store sends but `create_table`'s
 /// (Terraform creates the table). A `TransactWriteItems` is authorised item by item, and
@@ -71,7 +71,7 @@ const STATS_CACHE: chrono::Duration = chrono::Duration::seconds(30);
 /// Each tenant's last stats, and when (by the caller's clock) they were read.
 type StatsCache = HashMap<TenantId, (DateTime<Utc>, StatsCounts)>;
 
-/// The DynamoDB adapter of [`Store`].
+/// The DynamoDB adapter of [`Store`](crate::store::Store).
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
     client: Client,
@@ -132,90 +132,5 @@ impl DynamoStore {
     pub async fn client_from_env() -> Client {
         let config = aws_config::load_from_env().await;
         Client::new(&config)
-    }
-}
-
-#[async_trait]
-impl Store for DynamoStore {
-    fn kind(&self) -> &'static str {
-        "dynamodb"
-    }
-
-    async fn insert(
-        &self,
-        tenant: &TenantId,
-        new: &NewToken,
-        now: DateTime<Utc>,
-    ) -> Result<Inserted, StoreError> {
-        self.insert_token(tenant, new, now).await
-    }
-
-    async fn resolve_code(
-        &self,
-        tenant: &TenantId,
-        code: &ShortCode,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Token>, StoreError> {
-        self.read_code(tenant, code, now).await
-    }
-
-    async fn get(
-        &self,
-        tenant: &TenantId,
-        token: &Token,
-        now: DateTime<Utc>,
-    ) -> Result<Option<TokenRecord>, StoreError> {
-        self.read_token(tenant, token, now).await
-    }
-
-    async fn pair(
-        &self,
-        tenant: &TenantId,
-        token: &Token,
-        entity_b: &EntityId,
-        now: DateTime<Utc>,
-    ) -> Result<PairOutcome, StoreError> {
-        self.pair_token(tenant, token, entity_b, now).await
-    }
-
-    async fn delete(
-        &self,
-        tenant: &TenantId,
-        token: &Token,
-        now: DateTime<Utc>,
-    ) -> Result<Option<TokenRecord>, StoreError> {
-        self.delete_token(tenant, token, now).await
-    }
-
-    async fn list(
-        &self,
-        tenant: &TenantId,
-        entity: &EntityId,
-        limit: usize,
-        after: Option<&Cursor>,
-        now: DateTime<Utc>,
-    ) -> Result<Page, StoreError> {
-        self.list_tokens(tenant, entity, limit, after, now).await
-    }
-
-    async fn stats(
-        &self,
-        tenant: &TenantId,
-        now: DateTime<Utc>,
-    ) -> Result<StatsCounts, StoreError> {
-        self.read_stats(tenant, now).await
-    }
-
-    fn change_poll_interval(&self) -> Option<std::time::Duration> {
-        // Other Lambda instances write too; a long-poll re-reads once a second.
-        Some(std::time::Duration::from_secs(1))
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        // A data-plane read of a key that never exists: cheap, and not throttled like
-        // the control plane's DescribeTable.
-        self.read_item("-healthz-", "checking the DynamoDB store")
-            .await
-            .map(drop)
     }
 }

@@ -1,15 +1,13 @@
-//! The store's reads: a token or a short code (one consistent `GetItem`), a listing (one
-//! `Query` per side), and the stats (a `Query` of the tenant index, cached briefly).
+//! The reads that `operations` builds on: one consistent `GetItem`, the listing `Query` of
+//! one side, and the paged `Query` of the tenant index that the stats count.
 
 use chrono::{DateTime, Utc};
-use sdk::{EntityId, ShortCode, Token, TokenRecord};
+use sdk::{EntityId, TokenRecord};
 
-use super::item::{
-    CodeItem, CountedItem, Item, TokenItem, code_key, from_item, millis, n, s, sort_key,
-};
+use super::item::{CountedItem, Item, TokenItem, from_item, millis, n, s};
 use super::schema::{EXPIRY_KEY, INDEX_TENANT, PARTITION_KEY, SORT_KEY, TENANT_KEY};
-use super::{DynamoStore, STATS_CACHE, Side};
-use crate::domain::{Cursor, Page, TenantId};
+use super::{DynamoStore, Side};
+use crate::domain::TenantId;
 use crate::store::{STATS_WINDOW, StatsCounts, StoreError};
 
 impl DynamoStore {
@@ -31,61 +29,9 @@ impl DynamoStore {
         Ok(output.item)
     }
 
-    /// [`crate::store::Store::get`].
-    pub(super) async fn read_token(
-        &self,
-        tenant: &TenantId,
-        token: &Token,
-        now: DateTime<Utc>,
-    ) -> Result<Option<TokenRecord>, StoreError> {
-        match self.read_item(token.as_str(), "reading a token").await? {
-            Some(item) => from_item::<TokenItem>(item)?.live_record(tenant, now),
-            None => Ok(None),
-        }
-    }
-
-    /// [`crate::store::Store::resolve_code`].
-    pub(super) async fn read_code(
-        &self,
-        tenant: &TenantId,
-        code: &ShortCode,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Token>, StoreError> {
-        let Some(item) = self
-            .read_item(code_key(code), "resolving a short code")
-            .await?
-        else {
-            return Ok(None);
-        };
-        let code: CodeItem = from_item(item)?;
-        let live = code.owner == tenant.as_str() && code.expires_at > millis(now);
-        Ok(live.then_some(code.target))
-    }
-
-    /// [`crate::store::Store::list`]: both sides' indexes at once, merged newest first.
-    pub(super) async fn list_tokens(
-        &self,
-        tenant: &TenantId,
-        entity: &EntityId,
-        limit: usize,
-        after: Option<&Cursor>,
-        now: DateTime<Utc>,
-    ) -> Result<Page, StoreError> {
-        let before = after
-            .map(|c| sort_key(c.created_at, &c.token))
-            // Above every digit: no upper bound.
-            .unwrap_or_else(|| "~".to_owned());
-        let query = |side| self.query_side(side, tenant, entity, &before, limit + 1, now);
-        let (as_a, as_b) = tokio::try_join!(query(Side::A), query(Side::B))?;
-        let mut items: Vec<TokenRecord> = as_a.into_iter().chain(as_b).collect();
-        items.sort_by(|x, y| (y.created_at, &y.token).cmp(&(x.created_at, &x.token)));
-        items.dedup_by(|x, y| x.token == y.token);
-        Ok(Page::from_overfetched(items, limit))
-    }
-
     /// Up to `wanted` live records where `entity` is on `side`, newest first, whose sort
     /// key is below `before`.
-    async fn query_side(
+    pub(super) async fn query_side(
         &self,
         side: Side,
         tenant: &TenantId,
@@ -129,34 +75,10 @@ impl DynamoStore {
         Ok(records)
     }
 
-    /// [`crate::store::Store::stats`]: read at most once per [`STATS_CACHE`] per tenant.
-    pub(super) async fn read_stats(
-        &self,
-        tenant: &TenantId,
-        now: DateTime<Utc>,
-    ) -> Result<StatsCounts, StoreError> {
-        let cached = self
-            .stats_cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(tenant)
-            .filter(|(at, _)| *at <= now && now < *at + STATS_CACHE)
-            .map(|(_, counts)| counts.clone());
-        if let Some(counts) = cached {
-            return Ok(counts);
-        }
-        let counts = self.count(tenant, now).await?;
-        self.stats_cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(tenant.clone(), (now, counts.clone()));
-        Ok(counts)
-    }
-
     /// Reads the tenant's stats: one paged `Query` of [`INDEX_TENANT`] for the records
     /// that expire after the start of the window (the live ones, and those that expired
     /// or were deleted within it), counted here.
-    async fn count(
+    pub(super) async fn count(
         &self,
         tenant: &TenantId,
         now: DateTime<Utc>,

@@ -26,6 +26,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 use sdk::{EntityId, ShortCode, Token, TokenRecord};
 
+use self::rows::millis;
 pub use self::schema::Durability;
 pub use self::wal::DEFAULT_LIMIT_BYTES as DEFAULT_WAL_LIMIT_BYTES;
 use self::writer::{Housekeeping, Writer};
@@ -189,7 +190,12 @@ impl Store for SqliteStore {
         new: &NewToken,
         now: DateTime<Utc>,
     ) -> Result<Inserted, StoreError> {
-        self.insert_token(tenant, new, now).await
+        let (tenant, new) = (tenant.as_str().to_owned(), new.clone());
+        self.writer
+            .run("inserting a token", move |conn| {
+                writes::insert(conn, &tenant, &new, millis(now))
+            })
+            .await
     }
 
     async fn resolve_code(
@@ -198,7 +204,11 @@ impl Store for SqliteStore {
         code: &ShortCode,
         now: DateTime<Utc>,
     ) -> Result<Option<Token>, StoreError> {
-        self.read_code(tenant, code, now).await
+        let (tenant, code) = (tenant.as_str().to_owned(), code.letters().to_owned());
+        self.read("resolving a short code", move |conn| {
+            reads::code(conn, &tenant, &code, millis(now))
+        })
+        .await
     }
 
     async fn get(
@@ -207,7 +217,11 @@ impl Store for SqliteStore {
         token: &Token,
         now: DateTime<Utc>,
     ) -> Result<Option<TokenRecord>, StoreError> {
-        self.read_token(tenant, token, now).await
+        let (tenant, token) = (tenant.as_str().to_owned(), token.as_str().to_owned());
+        self.read("reading a token", move |conn| {
+            reads::select_live(conn, &tenant, &token, millis(now))
+        })
+        .await
     }
 
     async fn pair(
@@ -217,7 +231,13 @@ impl Store for SqliteStore {
         entity_b: &EntityId,
         now: DateTime<Utc>,
     ) -> Result<PairOutcome, StoreError> {
-        self.pair_token(tenant, token, entity_b, now).await
+        let (tenant, token) = (tenant.as_str().to_owned(), token.as_str().to_owned());
+        let entity_b = entity_b.as_str().to_owned();
+        self.writer
+            .run("pairing a token", move |conn| {
+                Ok(writes::pair(conn, &tenant, &token, &entity_b, millis(now))?)
+            })
+            .await
     }
 
     async fn delete(
@@ -226,7 +246,12 @@ impl Store for SqliteStore {
         token: &Token,
         now: DateTime<Utc>,
     ) -> Result<Option<TokenRecord>, StoreError> {
-        self.delete_token(tenant, token, now).await
+        let (tenant, token) = (tenant.as_str().to_owned(), token.as_str().to_owned());
+        self.writer
+            .run("deleting a token", move |conn| {
+                Ok(writes::delete(conn, &tenant, &token, millis(now))?)
+            })
+            .await
     }
 
     async fn list(
@@ -237,7 +262,11 @@ impl Store for SqliteStore {
         after: Option<&Cursor>,
         now: DateTime<Utc>,
     ) -> Result<Page, StoreError> {
-        self.list_tokens(tenant, entity, limit, after, now).await
+        let listing = reads::Listing::new(tenant, entity, limit, after, millis(now));
+        let items = self
+            .scan("listing tokens", move |conn| reads::list(conn, &listing))
+            .await?;
+        Ok(Page::from_overfetched(items, limit))
     }
 
     async fn stats(
@@ -245,7 +274,11 @@ impl Store for SqliteStore {
         tenant: &TenantId,
         now: DateTime<Utc>,
     ) -> Result<StatsCounts, StoreError> {
-        self.read_stats(tenant, now).await
+        let tenant = tenant.as_str().to_owned();
+        self.scan("counting tokens", move |conn| {
+            reads::stats(conn, &tenant, millis(now))
+        })
+        .await
     }
 
     fn change_poll_interval(&self) -> Option<Duration> {

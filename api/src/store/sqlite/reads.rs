@@ -1,146 +1,134 @@
-//! The store's reads: a token or a short code (on a pooled reader, right where they are
-//! asked), a listing and the stats (on the blocking pool).
+//! The store's reads as SQL on a reader connection: a token, a short code, a listing, the
+//! stats. (Where each runs, a reader right here or the blocking pool, is [`super`]'s call.)
 
-use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, named_params, params};
-use sdk::{EntityId, ShortCode, Token, TokenRecord};
+use sdk::{EntityId, Token, TokenRecord};
 
-use super::SqliteStore;
 use super::rows::{columns, millis, parsed, record_from_row};
-use crate::domain::{Cursor, Page, TenantId};
-use crate::store::{STATS_WINDOW, StatsCounts, StoreError};
+use crate::domain::{Cursor, TenantId};
+use crate::store::{STATS_WINDOW, StatsCounts};
 
-impl SqliteStore {
-    /// [`crate::store::Store::resolve_code`].
-    pub(super) async fn read_code(
-        &self,
-        tenant: &TenantId,
-        code: &ShortCode,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Token>, StoreError> {
-        let (tenant, code) = (tenant.as_str().to_owned(), code.letters().to_owned());
-        self.read("resolving a short code", move |conn| {
-            conn.prepare_cached(concat!(
-                "SELECT token FROM tokens
-                 WHERE code = :code AND tenant = :tenant AND code_expires_at > :now AND ",
-                live!()
-            ))?
-            .query_row(
-                named_params! { ":code": code, ":tenant": tenant, ":now": millis(now) },
-                |row| parsed(row, 0, Token::parse),
-            )
-            .optional()
-        })
-        .await
-    }
+/// The token that the short code `code` (its letters) stands for, while it resolves.
+pub(super) fn code(
+    conn: &Connection,
+    tenant: &str,
+    code: &str,
+    now: i64,
+) -> rusqlite::Result<Option<Token>> {
+    conn.prepare_cached(concat!(
+        "SELECT token FROM tokens
+         WHERE code = :code AND tenant = :tenant AND code_expires_at > :now AND ",
+        live!()
+    ))?
+    .query_row(
+        named_params! { ":code": code, ":tenant": tenant, ":now": now },
+        |row| parsed(row, 0, Token::parse),
+    )
+    .optional()
+}
 
-    /// [`crate::store::Store::get`].
-    pub(super) async fn read_token(
-        &self,
-        tenant: &TenantId,
-        token: &Token,
-        now: DateTime<Utc>,
-    ) -> Result<Option<TokenRecord>, StoreError> {
-        let (tenant, token) = (tenant.as_str().to_owned(), token.as_str().to_owned());
-        self.read("reading a token", move |conn| {
-            select_live(conn, &tenant, &token, millis(now))
-        })
-        .await
-    }
+/// Where a listing reads: whose records, from where, how many.
+pub(super) struct Listing {
+    pub tenant: String,
+    pub entity: String,
+    /// The cursor's `created_at` and token, or past every record for the first page.
+    pub before_ms: i64,
+    pub before_token: String,
+    /// How many records to read (one more than the page, so that a further page shows).
+    pub wanted: usize,
+    pub now: i64,
+}
 
-    /// [`crate::store::Store::list`].
-    pub(super) async fn list_tokens(
-        &self,
+impl Listing {
+    /// The listing of `entity`'s records after `after`, for a page of `limit`.
+    pub fn new(
         tenant: &TenantId,
         entity: &EntityId,
         limit: usize,
         after: Option<&Cursor>,
-        now: DateTime<Utc>,
-    ) -> Result<Page, StoreError> {
-        let (tenant, entity) = (tenant.as_str().to_owned(), entity.as_str().to_owned());
+        now: i64,
+    ) -> Self {
         let (before_ms, before_token) = match after {
             Some(c) => (millis(c.created_at), c.token.as_str().to_owned()),
             None => (i64::MAX, String::new()),
         };
-        let items = self
-            .scan("listing tokens", move |conn| {
-                conn.prepare_cached(concat!(
-                    "SELECT ",
-                    columns!(),
-                    " FROM tokens
-                 WHERE tenant = ?1 AND (entity_a = ?2 OR entity_b = ?2)
-                   AND (expires_at IS NULL OR expires_at > ?3)
-                   AND (created_at < ?4 OR (created_at = ?4 AND token < ?5))
-                 ORDER BY created_at DESC, token DESC
-                 LIMIT ?6"
-                ))?
-                .query_map(
-                    params![
-                        tenant,
-                        entity,
-                        millis(now),
-                        before_ms,
-                        before_token,
-                        limit as i64 + 1
-                    ],
-                    record_from_row,
-                )?
-                .collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .await?;
-        Ok(Page::from_overfetched(items, limit))
-    }
-
-    /// [`crate::store::Store::stats`]: one pass over the tenant's records.
-    pub(super) async fn read_stats(
-        &self,
-        tenant: &TenantId,
-        now: DateTime<Utc>,
-    ) -> Result<StatsCounts, StoreError> {
-        let tenant = tenant.as_str().to_owned();
-        self.scan("counting tokens", move |conn| {
-            let now = millis(now);
-            let since = now - STATS_WINDOW.num_milliseconds();
-            let mut counts = StatsCounts::default();
-            // One pass over the tenant's records, deleted and expired ones included: they
-            // are kept past the stats window, so the window's events are all here.
-            let mut statement = conn.prepare_cached(
-                "SELECT entity_b IS NOT NULL, created_at, paired_at, expires_at, deleted_at
-                 FROM tokens WHERE tenant = ?1",
-            )?;
-            let mut rows = statement.query(params![tenant])?;
-            while let Some(row) = rows.next()? {
-                let paired: bool = row.get(0)?;
-                let created_at: i64 = row.get(1)?;
-                let paired_at: Option<i64> = row.get(2)?;
-                let expires_at: Option<i64> = row.get(3)?;
-                let deleted_at: Option<i64> = row.get(4)?;
-                let live = expires_at.is_none_or(|at| at > now);
-                match (live, paired) {
-                    (true, false) => counts.pending += 1,
-                    (true, true) => counts.paired += 1,
-                    (false, _) => {}
-                }
-                if deleted_at.is_some_and(|at| at > since && at <= now) {
-                    counts.deleted += 1;
-                } else if !paired
-                    && deleted_at.is_none()
-                    && expires_at.is_some_and(|at| at > since && at <= now)
-                {
-                    counts.expired += 1;
-                }
-                if let Some(at) = paired_at.filter(|&at| at > since && at <= now) {
-                    counts
-                        .pair_latencies_ms
-                        .push((at - created_at).max(0).unsigned_abs());
-                }
-            }
-            Ok(counts)
-        })
-        .await
+        Self {
+            tenant: tenant.as_str().to_owned(),
+            entity: entity.as_str().to_owned(),
+            before_ms,
+            before_token,
+            wanted: limit + 1,
+            now,
+        }
     }
 }
 
+/// The live records of `listing`, newest first.
+pub(super) fn list(conn: &Connection, listing: &Listing) -> rusqlite::Result<Vec<TokenRecord>> {
+    conn.prepare_cached(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM tokens
+         WHERE tenant = ?1 AND (entity_a = ?2 OR entity_b = ?2)
+           AND (expires_at IS NULL OR expires_at > ?3)
+           AND (created_at < ?4 OR (created_at = ?4 AND token < ?5))
+         ORDER BY created_at DESC, token DESC
+         LIMIT ?6"
+    ))?
+    .query_map(
+        params![
+            listing.tenant,
+            listing.entity,
+            listing.now,
+            listing.before_ms,
+            listing.before_token,
+            listing.wanted as i64
+        ],
+        record_from_row,
+    )?
+    .collect()
+}
+
+/// The tenant's counts: one pass over its records, deleted and expired ones included:
+/// they are kept past the stats window, so the window's events are all here.
+pub(super) fn stats(conn: &Connection, tenant: &str, now: i64) -> rusqlite::Result<StatsCounts> {
+    let since = now - STATS_WINDOW.num_milliseconds();
+    let mut counts = StatsCounts::default();
+    let mut statement = conn.prepare_cached(
+        "SELECT entity_b IS NOT NULL, created_at, paired_at, expires_at, deleted_at
+         FROM tokens WHERE tenant = ?1",
+    )?;
+    let mut rows = statement.query(params![tenant])?;
+    while let Some(row) = rows.next()? {
+        let paired: bool = row.get(0)?;
+        let created_at: i64 = row.get(1)?;
+        let paired_at: Option<i64> = row.get(2)?;
+        let expires_at: Option<i64> = row.get(3)?;
+        let deleted_at: Option<i64> = row.get(4)?;
+        let live = expires_at.is_none_or(|at| at > now);
+        match (live, paired) {
+            (true, false) => counts.pending += 1,
+            (true, true) => counts.paired += 1,
+            (false, _) => {}
+        }
+        if deleted_at.is_some_and(|at| at > since && at <= now) {
+            counts.deleted += 1;
+        } else if !paired
+            && deleted_at.is_none()
+            && expires_at.is_some_and(|at| at > since && at <= now)
+        {
+            counts.expired += 1;
+        }
+        if let Some(at) = paired_at.filter(|&at| at > since && at <= now) {
+            counts
+                .pair_latencies_ms
+                .push((at - created_at).max(0).unsigned_abs());
+        }
+    }
+    Ok(counts)
+}
+
+/// The live record `token`.
 pub(super) fn select_live(
     conn: &Connection,
     tenant: &str,

@@ -1,98 +1,66 @@
-//! The store's writes, each run by the writer thread inside its batch's transaction:
-//! insert (with the short code and idempotency key), pair, delete, and the purge.
+//! The store's writes as SQL on the write connection, each run by the writer thread inside
+//! its batch's transaction: insert (with the short code and idempotency key), pair, delete,
+//! and the purge.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use rusqlite::{Connection, OptionalExtension, named_params, params};
-use sdk::{EntityId, Label, ShortCode, Token, TokenRecord};
+use sdk::{EntityId, Label, ShortCode, TokenRecord};
 
 use super::reads::select_live;
 use super::rows::{columns, millis, record_from_row};
 use super::writer::WriteError;
-use super::{KEEP_EXPIRED, PURGE_BATCH, SqliteStore};
-use crate::domain::TenantId;
+use super::{KEEP_EXPIRED, PURGE_BATCH};
 use crate::store::{IdempotencyClaim, Inserted, NewToken, PairOutcome, StoreError};
 
-impl SqliteStore {
-    /// [`crate::store::Store::insert`].
-    pub(super) async fn insert_token(
-        &self,
-        tenant: &TenantId,
-        new: &NewToken,
-        now: DateTime<Utc>,
-    ) -> Result<Inserted, StoreError> {
-        let tenant = tenant.as_str().to_owned();
-        let new = new.clone();
-        self.writer
-            .run("inserting a token", move |conn| {
-                insert_in(conn, &tenant, &new, millis(now))
-            })
-            .await
-    }
+/// Pairs `entity_b` with the live, pending record `token`: one `UPDATE … RETURNING`;
+/// when it changes nothing, the record as it is says why.
+pub(super) fn pair(
+    conn: &Connection,
+    tenant: &str,
+    token: &str,
+    entity_b: &str,
+    now: i64,
+) -> rusqlite::Result<PairOutcome> {
+    let paired = conn
+        .prepare_cached(concat!(
+            "UPDATE tokens
+             SET entity_b = ?3, paired_at = ?4,
+                 expires_at = CASE WHEN pair_ttl_seconds IS NULL THEN NULL
+                                   ELSE ?4 + pair_ttl_seconds * 1000 END
+             WHERE token = ?1 AND tenant = ?2 AND entity_b IS NULL AND entity_a <> ?3
+               AND (expires_at IS NULL OR expires_at > ?4)
+             RETURNING ",
+            columns!()
+        ))?
+        .query_row(params![token, tenant, entity_b, now], record_from_row)
+        .optional()?;
+    Ok(match paired {
+        Some(record) => PairOutcome::Paired(record),
+        None => match select_live(conn, tenant, token, now)? {
+            Some(record) => PairOutcome::Unchanged(record),
+            None => PairOutcome::Missing,
+        },
+    })
+}
 
-    /// [`crate::store::Store::pair`]: one `UPDATE … RETURNING`; when it changes nothing,
-    /// the record as it is says why.
-    pub(super) async fn pair_token(
-        &self,
-        tenant: &TenantId,
-        token: &Token,
-        entity_b: &EntityId,
-        now: DateTime<Utc>,
-    ) -> Result<PairOutcome, StoreError> {
-        let (tenant, token) = (tenant.as_str().to_owned(), token.as_str().to_owned());
-        let entity_b = entity_b.as_str().to_owned();
-        self.writer
-            .run("pairing a token", move |conn| {
-                let now = millis(now);
-                let paired = conn
-                    .prepare_cached(concat!(
-                        "UPDATE tokens
-                         SET entity_b = ?3, paired_at = ?4,
-                             expires_at = CASE WHEN pair_ttl_seconds IS NULL THEN NULL
-                                               ELSE ?4 + pair_ttl_seconds * 1000 END
-                         WHERE token = ?1 AND tenant = ?2 AND entity_b IS NULL AND entity_a <> ?3
-                           AND (expires_at IS NULL OR expires_at > ?4)
-                         RETURNING ",
-                        columns!()
-                    ))?
-                    .query_row(params![token, tenant, entity_b, now], record_from_row)
-                    .optional()?;
-                Ok(match paired {
-                    Some(record) => PairOutcome::Paired(record),
-                    None => match select_live(conn, &tenant, &token, now)? {
-                        Some(record) => PairOutcome::Unchanged(record),
-                        None => PairOutcome::Missing,
-                    },
-                })
-            })
-            .await
-    }
-
-    /// [`crate::store::Store::delete`].
-    pub(super) async fn delete_token(
-        &self,
-        tenant: &TenantId,
-        token: &Token,
-        now: DateTime<Utc>,
-    ) -> Result<Option<TokenRecord>, StoreError> {
-        let (tenant, token) = (tenant.as_str().to_owned(), token.as_str().to_owned());
-        self.writer
-            .run("deleting a token", move |conn| {
-                // Marked, not removed: every read treats it as gone from now on, the stats
-                // count it for a day, and the purge removes it after that. (Read first: the
-                // answer is the record as it was.)
-                let now = millis(now);
-                let Some(record) = select_live(conn, &tenant, &token, now)? else {
-                    return Ok(None);
-                };
-                conn.prepare_cached(
-                    "UPDATE tokens SET deleted_at = ?3, expires_at = ?3
-                     WHERE token = ?1 AND tenant = ?2",
-                )?
-                .execute(params![token, tenant, now])?;
-                Ok(Some(record))
-            })
-            .await
-    }
+/// Deletes the live record `token` and returns it as it was. Marked, not removed: every
+/// read treats it as gone from now on, the stats count it for a day, and the purge
+/// removes it after that.
+pub(super) fn delete(
+    conn: &Connection,
+    tenant: &str,
+    token: &str,
+    now: i64,
+) -> rusqlite::Result<Option<TokenRecord>> {
+    let Some(record) = select_live(conn, tenant, token, now)? else {
+        return Ok(None);
+    };
+    conn.prepare_cached(
+        "UPDATE tokens SET deleted_at = ?3, expires_at = ?3
+         WHERE token = ?1 AND tenant = ?2",
+    )?
+    .execute(params![token, tenant, now])?;
+    Ok(Some(record))
 }
 
 /// Deletes up to [`PURGE_BATCH`] records that expired (or were deleted) more than
@@ -122,7 +90,7 @@ pub(super) fn purge_all(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 /// Inserts `new`, honouring its idempotency key and short code.
-fn insert_in(
+pub(super) fn insert(
     tx: &Connection,
     tenant: &str,
     new: &NewToken,
