@@ -5,6 +5,25 @@ use serde::{Deserialize, Serialize};
 
 use crate::ValidationError;
 
+/// The conversions serde uses: from the raw number through `parse`, and back.
+macro_rules! number_newtype {
+    ($name:ident, $raw:ty) => {
+        impl TryFrom<$raw> for $name {
+            type Error = ValidationError;
+
+            fn try_from(value: $raw) -> Result<Self, Self::Error> {
+                Self::parse(value)
+            }
+        }
+
+        impl From<$name> for $raw {
+            fn from(value: $name) -> $raw {
+                value.0
+            }
+        }
+    };
+}
+
 /// How many records one page of a listing holds: 1 to 100, 20 when not given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "u32", into = "u32")]
@@ -36,19 +55,7 @@ impl PageLimit {
     }
 }
 
-impl TryFrom<u32> for PageLimit {
-    type Error = ValidationError;
-
-    fn try_from(limit: u32) -> Result<Self, Self::Error> {
-        Self::parse(limit)
-    }
-}
-
-impl From<PageLimit> for u32 {
-    fn from(limit: PageLimit) -> u32 {
-        limit.0
-    }
-}
+number_newtype!(PageLimit, u32);
 
 /// How long a long-poll waits for a change, in whole seconds: 0 to 25.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -86,19 +93,7 @@ impl WaitSeconds {
     }
 }
 
-impl TryFrom<u64> for WaitSeconds {
-    type Error = ValidationError;
-
-    fn try_from(seconds: u64) -> Result<Self, Self::Error> {
-        Self::parse(seconds)
-    }
-}
-
-impl From<WaitSeconds> for u64 {
-    fn from(wait: WaitSeconds) -> u64 {
-        wait.0
-    }
-}
+number_newtype!(WaitSeconds, u64);
 
 /// How long something lives, in whole seconds: from 60 seconds to 30 days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -143,19 +138,7 @@ impl Ttl {
     }
 }
 
-impl TryFrom<u64> for Ttl {
-    type Error = ValidationError;
-
-    fn try_from(seconds: u64) -> Result<Self, Self::Error> {
-        Self::parse(seconds)
-    }
-}
-
-impl From<Ttl> for u64 {
-    fn from(ttl: Ttl) -> u64 {
-        ttl.0
-    }
-}
+number_newtype!(Ttl, u64);
 
 #[cfg(test)]
 mod tests {
