@@ -1,13 +1,11 @@
 //! The Create page: a token for entity A, made from the form and shown live.
 
-use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use sdk::{CreateToken, EntityId, Label, Ttl};
 
-use super::FormProblem;
+use super::{FormProblem, RecordResult, SubmitButton, on_submit};
+use crate::Shell;
 use crate::api::Problem;
-use crate::card::TokenCard;
-use crate::{Shell, Spinner, show_problem};
 
 /// The lifetimes offered for a new token, in seconds, with their names.
 const TTL_CHOICES: [(u64, &str); 5] = [
@@ -29,17 +27,13 @@ pub fn CreatePage() -> impl IntoView {
     let invalid = RwSignal::new(None::<Problem>);
     let create = api_key
         .action(|client, request: CreateToken| async move { client.create_token(&request).await });
-
-    let submit = move |event: SubmitEvent| {
-        event.prevent_default();
-        match create_request(&entity.get(), &label.get(), &ttl.get(), with_code.get()) {
-            Ok(request) => {
-                invalid.set(None);
-                create.dispatch(request);
-            }
-            Err(problem) => invalid.set(Some(problem)),
-        }
-    };
+    let submit = on_submit(
+        invalid,
+        move || create_request(&entity.get(), &label.get(), &ttl.get(), with_code.get()),
+        move |request| {
+            create.dispatch(request);
+        },
+    );
     view! {
         <h2>"Create a token"</h2>
         <p class="lead">"A token stands for entity A until entity B presents it. Share it as text, as the QR code, or as the short code."</p>
@@ -65,21 +59,10 @@ pub fn CreatePage() -> impl IntoView {
                 <input id="create-code" type="checkbox" bind:checked=with_code/>
                 <span>"Also issue a short code (XXXX-XXXX) for typing"</span>
             </label>
-            <div class="actions">
-                <button id="create-submit" type="submit" class="primary" disabled=move || create.pending().get()>
-                    "Create token"
-                </button>
-                <Show when=move || create.pending().get()><Spinner/></Show>
-            </div>
+            <SubmitButton id="create-submit" label="Create token" pending=create.pending()/>
         </form>
         <FormProblem problem=invalid/>
-        <div id="create-result">
-            {move || show_problem(create.value().get())}
-            {move || match create.value().get() {
-                Some(Ok(record)) => Some(view! { <TokenCard record/> }),
-                _ => None,
-            }}
-        </div>
+        <RecordResult id="create-result" answer=create.value()/>
     }
 }
 

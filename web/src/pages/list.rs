@@ -1,11 +1,10 @@
 //! The List page: an entity's pairings, newest first, a page at a time, with [`ListItems`]
 //! and [`ListRow`] to show them.
 
-use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use sdk::{EntityId, PageCursor, PageLimit, TokenPage, TokenRecord};
 
-use super::{FormProblem, request_failed};
+use super::{FormProblem, on_submit, request_failed};
 use crate::api::Problem;
 use crate::card::{DeleteButton, when};
 use crate::{Shell, Spinner};
@@ -48,26 +47,23 @@ pub fn ListPage() -> impl IntoView {
             result.map(Some).map_err(Problem::from)
         }
     });
-    let submit = move |event: SubmitEvent| {
-        event.prevent_default();
-        match EntityId::parse(input.get().trim()) {
-            Ok(entity) => {
-                invalid.set(None);
-                let fresh = ListQuery {
-                    entity,
-                    earlier: Vec::new(),
-                    cursor: None,
-                };
-                // Asking again for the same list shows it anew.
-                if query.get_untracked().as_ref() == Some(&fresh) {
-                    page.refetch();
-                } else {
-                    query.set(Some(fresh));
-                }
+    let submit = on_submit(
+        invalid,
+        move || Ok(EntityId::parse(input.get().trim())?),
+        move |entity| {
+            let fresh = ListQuery {
+                entity,
+                earlier: Vec::new(),
+                cursor: None,
+            };
+            // Asking again for the same list shows it anew.
+            if query.get_untracked().as_ref() == Some(&fresh) {
+                page.refetch();
+            } else {
+                query.set(Some(fresh));
             }
-            Err(error) => invalid.set(Some(error.into())),
-        }
-    };
+        },
+    );
     let next = move |cursor: PageCursor| {
         query.update(|q| {
             if let Some(q) = q {

@@ -1,13 +1,11 @@
 //! The Look-up page: one token, by its secret, shown live.
 
-use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use sdk::Token;
 
-use super::FormProblem;
+use super::{FormProblem, RecordResult, SubmitButton, on_submit};
+use crate::Shell;
 use crate::api::Problem;
-use crate::card::TokenCard;
-use crate::{Shell, Spinner, show_problem};
 
 /// Looks a token up and shows it, live.
 #[component]
@@ -26,16 +24,13 @@ pub fn LookupPage() -> impl IntoView {
             lookup.dispatch(token);
         }
     });
-    let submit = move |event: SubmitEvent| {
-        event.prevent_default();
-        match Token::parse(input.get().trim()) {
-            Ok(token) => {
-                invalid.set(None);
-                lookup.dispatch(token);
-            }
-            Err(error) => invalid.set(Some(error.into())),
-        }
-    };
+    let submit = on_submit(
+        invalid,
+        move || Ok(Token::parse(input.get().trim())?),
+        move |token| {
+            lookup.dispatch(token);
+        },
+    );
     view! {
         <h2>"Look up a token"</h2>
         <form class="form inline" on:submit=submit>
@@ -43,20 +38,9 @@ pub fn LookupPage() -> impl IntoView {
                 <span>"Token"</span>
                 <input id="lookup-input" required autocomplete="off" bind:value=input/>
             </label>
-            <div class="actions">
-                <button id="lookup-submit" type="submit" class="primary" disabled=move || lookup.pending().get()>
-                    "Look up"
-                </button>
-                <Show when=move || lookup.pending().get()><Spinner/></Show>
-            </div>
+            <SubmitButton id="lookup-submit" label="Look up" pending=lookup.pending()/>
         </form>
         <FormProblem problem=invalid/>
-        <div id="lookup-result">
-            {move || show_problem(lookup.value().get())}
-            {move || match lookup.value().get() {
-                Some(Ok(record)) => Some(view! { <TokenCard record/> }),
-                _ => None,
-            }}
-        </div>
+        <RecordResult id="lookup-result" answer=lookup.value()/>
     }
 }

@@ -1,13 +1,11 @@
 //! The Pair page: entity B presents a token or a short code and is paired with its creator.
 
-use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use sdk::{EntityId, ShortCode, Token};
 
-use super::FormProblem;
+use super::{FormProblem, RecordResult, SubmitButton, on_submit};
+use crate::Shell;
 use crate::api::Problem;
-use crate::card::TokenCard;
-use crate::{Shell, Spinner, show_problem};
 
 /// What the person typed into the pair form: a token or a short code.
 #[derive(Clone)]
@@ -47,18 +45,16 @@ pub fn PairPage() -> impl IntoView {
             }
         },
     );
-    let submit = move |event: SubmitEvent| {
-        event.prevent_default();
-        let request = Presented::parse(&presented.get())
-            .and_then(|p| Ok((p, EntityId::parse(entity.get().trim())?)));
-        match request {
-            Ok(request) => {
-                invalid.set(None);
-                pair.dispatch(request);
-            }
-            Err(problem) => invalid.set(Some(problem)),
-        }
-    };
+    let submit = on_submit(
+        invalid,
+        move || {
+            let presented = Presented::parse(&presented.get())?;
+            Ok((presented, EntityId::parse(entity.get().trim())?))
+        },
+        move |request| {
+            pair.dispatch(request);
+        },
+    );
     view! {
         <h2>"Pair"</h2>
         <p class="lead">"Present a token or short code as entity B: the token's creator and entity B are then paired."</p>
@@ -71,24 +67,10 @@ pub fn PairPage() -> impl IntoView {
                 <span>"Entity B"</span>
                 <input id="pair-entity" required placeholder="device:tv-42" bind:value=entity/>
             </label>
-            <div class="actions">
-                <button id="pair-submit" type="submit" class="primary" disabled=move || pair.pending().get()>
-                    "Pair"
-                </button>
-                <Show when=move || pair.pending().get()><Spinner/></Show>
-            </div>
+            <SubmitButton id="pair-submit" label="Pair" pending=pair.pending()/>
         </form>
         <FormProblem problem=invalid/>
-        <div id="pair-result">
-            {move || show_problem(pair.value().get())}
-            {move || match pair.value().get() {
-                Some(Ok(record)) => Some(view! {
-                    <p class="success">"Paired."</p>
-                    <TokenCard record/>
-                }),
-                _ => None,
-            }}
-        </div>
+        <RecordResult id="pair-result" answer=pair.value() success="Paired."/>
     }
 }
 

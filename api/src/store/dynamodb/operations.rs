@@ -11,7 +11,7 @@ use super::item::{
     CodeItem, TokenItem, code_key, entity_key, epoch_seconds_ceil, from_item, millis, n, s,
     sort_key,
 };
-use super::schema::{FOREVER_SECONDS, PARTITION_KEY};
+use super::schema::FOREVER_SECONDS;
 use super::{DynamoStore, STATS_CACHE, Side};
 use crate::domain::{Cursor, Page, TenantId};
 use crate::store::{Inserted, NewToken, PairOutcome, StatsCounts, Store, StoreError};
@@ -74,10 +74,7 @@ impl Store for DynamoStore {
         let context = "pairing a token";
         let now_ms = millis(now);
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PARTITION_KEY, s(token.as_str()))
+            .update_token(token)
             .update_expression(
                 "SET entity_b = :b, entity_b_key = :b_key, paired_at = :now, \
                  expires_at = if_not_exists(pair_ttl_ms, :forever_ms) + :now, \
@@ -132,10 +129,7 @@ impl Store for DynamoStore {
     ) -> Result<Option<TokenRecord>, StoreError> {
         let now_ms = millis(now);
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PARTITION_KEY, s(token.as_str()))
+            .update_token(token)
             .update_expression(
                 "SET deleted_at = :now, expires_at = :now, expires_at_epoch = :now_s \
                  REMOVE entity_a_key, entity_b_key",

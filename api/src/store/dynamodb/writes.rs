@@ -1,18 +1,28 @@
-//! The create that `operations` builds on: a conditional `PutItem`, or one
-//! `TransactWriteItems` that also claims the short code and the idempotency key; a failed
-//! condition says which claim was taken.
+//! The writes that `operations` builds on: the create, as a conditional `PutItem` or one
+//! `TransactWriteItems` that also claims the short code and the idempotency key (a failed
+//! condition says which claim was taken); and the start of a token's `UpdateItem`.
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 use chrono::{DateTime, Utc};
+use sdk::Token;
 
 use super::DynamoStore;
-use super::item::{ClaimItem, CodeItem, TokenItem, from_item, millis, n, to_item};
+use super::item::{ClaimItem, CodeItem, TokenItem, from_item, millis, n, s, to_item};
 use super::schema::PARTITION_KEY;
 use crate::domain::TenantId;
 use crate::store::{Inserted, NewToken, StoreError};
 
 impl DynamoStore {
+    /// An `UpdateItem` of the token's item, for pairing and deleting to complete.
+    pub(super) fn update_token(&self, token: &Token) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, s(token.as_str()))
+    }
+
     /// The plain create: one conditional `PutItem`.
     pub(super) async fn put_token(
         &self,
