@@ -1,4 +1,4 @@
-# The API: tandem-api's arm64 bootstrap, built by `just deploy` with cargo-lambda, with the
+# The API: tandem-api's bootstrap (arm64 unless var.architecture says otherwise), built by `just deploy` with cargo-lambda, with the
 # dashboard (web/dist) in the same zip, so that the dashboard is served from the API's origin.
 
 locals {
@@ -14,7 +14,7 @@ resource "aws_lambda_function" "api" {
   description      = "Tandem HTTP API and dashboard (${var.name})"
   role             = aws_iam_role.api.arn
   runtime          = "provided.al2023"
-  architectures    = ["arm64"]
+  architectures    = [var.architecture]
   handler          = "bootstrap"
   filename         = var.api_zip
   source_code_hash = filebase64sha256(var.api_zip)
@@ -31,9 +31,9 @@ resource "aws_lambda_function" "api" {
       TANDEM_STORE      = "dynamodb://${aws_dynamodb_table.tokens.name}"
       TANDEM_API_KEYS   = local.api_keys_setting
       TANDEM_RATE_LIMIT = tostring(var.rate_limit_per_key)
-      # cargo lambda build --include web/dist puts the dashboard there; Lambda unpacks to /var/task.
-      TANDEM_DASHBOARD_DIR = "/var/task/web/dist"
-      RUST_LOG             = var.log_level
+      # No TANDEM_DASHBOARD_DIR: its default, ./web/dist, is where `cargo lambda build --include
+      # web/dist` puts the dashboard, since Lambda starts the bootstrap in the unpacked zip.
+      RUST_LOG = var.log_level
     }
   }
 

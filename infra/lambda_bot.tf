@@ -15,7 +15,7 @@ resource "aws_lambda_function" "bot" {
   description      = "Tandem Telegram bot, webhook mode (${var.name})"
   role             = aws_iam_role.bot[0].arn
   runtime          = "provided.al2023"
-  architectures    = ["arm64"]
+  architectures    = [var.architecture]
   handler          = "bootstrap"
   filename         = var.bot_zip
   source_code_hash = filebase64sha256(var.bot_zip)

@@ -30,12 +30,6 @@ output "bot_webhook_url" {
   value       = var.enable_bot ? "${aws_apigatewayv2_api.http.api_endpoint}/telegram/webhook" : ""
 }
 
-output "bot_webhook_secret" {
-  description = "The secret setWebhook registers, also in SSM at /NAME/bot/webhook-secret; empty without the bot."
-  value       = var.enable_bot ? random_password.webhook_secret[0].result : ""
-  sensitive   = true
-}
-
 output "ssm_parameters" {
   description = "Names of the SSM SecureString parameters holding the deployment's secrets."
   value = concat(

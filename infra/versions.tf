@@ -1,5 +1,7 @@
-# Terraform and provider versions. `terraform init` records the exact provider builds in
-# .terraform.lock.hcl; commit that file after the first init so every deploy uses them.
+# Terraform and provider versions. The AWS provider is the only one: nothing here needs a
+# provider that an offline machine's mirror lacks (scripts/tf-init installs it, from
+# /opt/tf-plugins when that holds it, else from the registry). `terraform init` records the
+# exact provider build in .terraform.lock.hcl; see the README on committing it.
 terraform {
   # 1.9: variable validations may refer to other variables (telegram_bot_token checks enable_bot).
   required_version = ">= 1.9.0"
@@ -8,11 +10,6 @@ terraform {
     aws = {
       source  = "hashicorp/aws"
       version = "~> 5.80"
-    }
-    # Generates the bot's webhook secret and its API key, so that nobody has to invent them.
-    random = {
-      source  = "hashicorp/random"
-      version = "~> 3.6"
     }
   }
 

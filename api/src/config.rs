@@ -1,7 +1,7 @@
 //! The configuration of `tandem-api`: every setting is a flag and an environment variable.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
@@ -51,7 +51,8 @@ pub struct Config {
     pub rate_limit: u32,
 
     /// The built dashboard (`just web`), served at `/`; when it is missing, `/` says how
-    /// to build it.
+    /// to build it. Under Lambda a relative path is taken inside the function's unpacked
+    /// zip (`LAMBDA_TASK_ROOT`), where `cargo lambda build --include web/dist` puts it.
     #[arg(long, env = "TANDEM_DASHBOARD_DIR", default_value = "./web/dist")]
     pub dashboard_dir: PathBuf,
 
@@ -71,6 +72,15 @@ impl Config {
             durability: self.sqlite_sync,
             wal_limit_bytes: self.sqlite_wal_limit_mb * 1024 * 1024,
             ..SqliteOptions::default()
+        }
+    }
+
+    /// Where the dashboard is: `dashboard_dir`, inside `task_root` (Lambda's
+    /// `LAMBDA_TASK_ROOT`, the unpacked zip) when there is one and the path is relative.
+    pub fn dashboard_dir_in(&self, task_root: Option<&Path>) -> PathBuf {
+        match task_root {
+            Some(root) if self.dashboard_dir.is_relative() => root.join(&self.dashboard_dir),
+            _ => self.dashboard_dir.clone(),
         }
     }
 }
@@ -119,6 +129,24 @@ mod tests {
         assert_eq!(config.store.to_string(), "sqlite://./data/tandem.db");
         assert_eq!(config.dashboard_dir, PathBuf::from("./web/dist"));
         assert!(config.command.is_none());
+    }
+
+    #[test]
+    fn under_lambda_a_relative_dashboard_is_inside_the_unpacked_zip() {
+        let default = Config::try_parse_from(["tandem-api"]).unwrap();
+        let absolute =
+            Config::try_parse_from(["tandem-api", "--dashboard-dir", "/srv/dashboard"]).unwrap();
+        let task_root = Path::new("/var/task");
+
+        assert_eq!(
+            default.dashboard_dir_in(Some(task_root)),
+            PathBuf::from("/var/task/./web/dist")
+        );
+        assert_eq!(default.dashboard_dir_in(None), PathBuf::from("./web/dist"));
+        assert_eq!(
+            absolute.dashboard_dir_in(Some(task_root)),
+            PathBuf::from("/srv/dashboard")
+        );
     }
 
     #[test]

@@ -1,11 +1,13 @@
-//! Tandem's test harness, shared by the API, bot and browser tests: the API served
-//! in-process through production's [`api::serve`] ([`ApiServer`]), a program started under
-//! a guard that kills it even when the test fails ([`RunningBinary`]), and [`free_port`].
+//! Tandem's test harness, shared by the API, bot, browser and deploy-rehearsal tests: the
+//! API served in-process through production's [`api::serve`] ([`ApiServer`]), a program
+//! started under a guard that kills it even when the test fails ([`RunningBinary`]),
+//! [`free_port`], and an emulator of the Telegram Bot API ([`telegram`]).
 //!
 //! Everything listens on 127.0.0.1 only.
 
 mod binary;
 mod server;
+pub mod telegram;
 
 pub use binary::{RunningBinary, tandem_api_command, workspace_binary};
 pub use server::ApiServer;

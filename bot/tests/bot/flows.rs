@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use test_support::ApiServer;
 
-use crate::telegram::Telegram;
+use test_support::telegram::Telegram;
 use crate::{PATIENCE, Webhook, World, start_bot};
 
 const ALICE: i64 = 1001;

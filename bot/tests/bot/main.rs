@@ -3,7 +3,6 @@
 
 mod flows;
 mod ssm;
-mod telegram;
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -11,7 +10,7 @@ use std::time::Duration;
 use test_support::{ApiServer, RunningBinary, free_port};
 use tokio::process::Command;
 
-use crate::telegram::Telegram;
+use test_support::telegram::{self, Telegram};
 
 /// How long a test waits for the bot to answer.
 pub const PATIENCE: Duration = Duration::from_secs(15);

@@ -7,7 +7,7 @@ use aws_sdk_ssm::types::ParameterType;
 use test_support::ApiServer;
 use tokio::process::Command;
 
-use crate::telegram::Telegram;
+use test_support::telegram::Telegram;
 use crate::{PATIENCE, Webhook, start_bot};
 
 const ALICE: i64 = 1001;

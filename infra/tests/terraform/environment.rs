@@ -88,10 +88,15 @@ fn the_api_function_sets_only_settings_of_tandem_api_and_the_ones_it_needs() {
         )),
         "TANDEM_STORE must name the table Terraform creates"
     );
-    // Under Lambda tandem-api refuses to start without keys, and serves the dashboard it ships.
-    for name in ["TANDEM_API_KEYS", "TANDEM_DASHBOARD_DIR", "RUST_LOG"] {
+    // Under Lambda tandem-api refuses to start without keys.
+    for name in ["TANDEM_API_KEYS", "RUST_LOG"] {
         assert!(env.contains_key(name), "the API function must set {name}");
     }
+    // The dashboard it ships is found by the default, ./web/dist inside LAMBDA_TASK_ROOT.
+    assert!(
+        !env.contains_key("TANDEM_DASHBOARD_DIR"),
+        "the API function must leave TANDEM_DASHBOARD_DIR to its default, inside the unpacked zip"
+    );
 }
 
 #[test]

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use super::Received;
 use super::methods::{
     ApiFailure, CopyMessageParams, GetUpdatesParams, SendMessageParams, SetMyCommandsParams,
+    SetWebhookParams,
     bot_user_json, chat_json, string_field, unix_now, user_json,
 };
 
@@ -46,8 +47,21 @@ pub(super) struct EmulatorState {
     pub(super) unknown_methods: Vec<String>,
     /// The bot tokens the calls were made with (the `<token>` of `/bot<token>/…`), each once.
     pub(super) tokens: Vec<String>,
+    /// The webhook `setWebhook` registered, until `deleteWebhook`.
+    pub(super) webhook: Option<Webhook>,
     /// Whether the emulator has stopped, which ends pending long polls at once.
     pub(super) closed: bool,
+}
+
+/// A webhook as `setWebhook` registered it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    /// The URL Telegram is to call.
+    pub url: String,
+    /// The secret Telegram is to send in `X-Telegram-Bot-Api-Secret-Token`.
+    pub secret_token: Option<String>,
+    /// How many calls Telegram may make at once.
+    pub max_connections: Option<u32>,
 }
 
 /// What the emulator remembers about one chat.
@@ -266,6 +280,21 @@ impl Shared {
                 (command, c.description)
             })
             .collect();
+        Value::Bool(true)
+    }
+
+    /// `setWebhook`: remembers the webhook.
+    pub(super) fn set_webhook(&self, params: SetWebhookParams) -> Value {
+        let max_connections = params.max_connections.and_then(|value| match value {
+            Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+            Value::String(s) => s.parse().ok(),
+            _ => None,
+        });
+        self.lock().webhook = Some(Webhook {
+            url: params.url,
+            secret_token: params.secret_token,
+            max_connections,
+        });
         Value::Bool(true)
     }
 }

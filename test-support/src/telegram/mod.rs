@@ -9,16 +9,12 @@
 //! the bot fetches with `getUpdates` (a real long poll), and [`Telegram::received`] and
 //! [`Telegram::wait_for`] show what the bot put into each chat with `sendMessage` or
 //! `copyMessage`. [`Telegram::block`] and [`Telegram::rate_limit_once`] make those sends fail the
-//! way Telegram does. Every other method answers `400 Bad Request` and is listed in
+//! way Telegram does. [`Telegram::webhook`] is the webhook that `setWebhook` registered (and
+//! `deleteWebhook` removed). Every other method answers `400 Bad Request` and is listed in
 //! [`Telegram::unknown_methods`].
 //!
 //! A positive chat id is a private chat with the user of the same id; a negative one is a group
 //! whose messages come from the user with the id's absolute value.
-
-#![allow(
-    dead_code,
-    reason = "each test binary uses only part of the emulator's interface"
-)]
 
 mod methods;
 mod state;
@@ -37,6 +33,7 @@ use tokio::time::Instant;
 
 use self::methods::{handle_method, not_found};
 use self::state::Shared;
+pub use self::state::Webhook;
 
 /// Something the bot put into a chat, with `sendMessage` or `copyMessage`.
 #[derive(Debug, Clone, PartialEq)]
@@ -222,6 +219,11 @@ impl Telegram {
     /// Returns the bot tokens the bot called the Bot API with, each once, in first-use order.
     pub fn tokens(&self) -> Vec<String> {
         self.shared.lock().tokens.clone()
+    }
+
+    /// The webhook `setWebhook` registered, if it has not been deleted since.
+    pub fn webhook(&self) -> Option<Webhook> {
+        self.shared.lock().webhook.clone()
     }
 
     /// Returns how many queued updates the bot has not yet confirmed by a `getUpdates` offset.

@@ -6,7 +6,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -21,12 +22,18 @@ const BOT_FIRST_NAME: &str = "Tandem";
 /// The username of the emulated bot.
 const BOT_USERNAME: &str = "tandem_test_bot";
 
-/// Answers `POST /bot<token>/<method>` like the Bot API.
+/// Answers `POST /bot<token>/<method>` like the Bot API, whose parameters come as JSON or as
+/// a form (`curl --data-urlencode`).
 pub(super) async fn handle_method(
     State(shared): State<Arc<Shared>>,
     Path((token, method)): Path<(String, String)>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let body = match headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+        Some(form) if form.starts_with("application/x-www-form-urlencoded") => form_as_json(&body),
+        _ => body,
+    };
     {
         let mut state = shared.lock();
         let token = token.strip_prefix("bot").unwrap_or(&token).to_owned();
@@ -47,11 +54,15 @@ pub(super) async fn handle_method(
             "has_main_web_app": false,
         })),
         "getwebhookinfo" => Ok(json!({
-            "url": "",
+            "url": shared.lock().webhook.as_ref().map_or("", |w| w.url.as_str()),
             "has_custom_certificate": false,
             "pending_update_count": 0,
         })),
-        "deletewebhook" | "setwebhook" => Ok(Value::Bool(true)),
+        "setwebhook" => parse_params(&method, &body).map(|p| shared.set_webhook(p)),
+        "deletewebhook" => {
+            shared.lock().webhook = None;
+            Ok(Value::Bool(true))
+        }
         "setmycommands" => parse_params(&method, &body).map(|p| shared.set_my_commands(p)),
         "deletemycommands" => {
             shared.lock().commands.clear();
@@ -127,6 +138,14 @@ impl IntoResponse for ApiFailure {
     }
 }
 
+/// A form's fields as the JSON object of strings that [`parse_params`] reads.
+fn form_as_json(body: &[u8]) -> Bytes {
+    let fields: serde_json::Map<String, Value> = form_urlencoded::parse(body)
+        .map(|(name, value)| (name.into_owned(), Value::String(value.into_owned())))
+        .collect();
+    Bytes::from(Value::Object(fields).to_string())
+}
+
 /// Parses a method's JSON parameters; an empty body means none.
 fn parse_params<T: DeserializeOwned>(method: &str, body: &[u8]) -> Result<T, ApiFailure> {
     let parsed = if body.iter().all(u8::is_ascii_whitespace) {
@@ -187,6 +206,15 @@ pub(super) struct CopyMessageParams {
 #[derive(Deserialize)]
 pub(super) struct SetMyCommandsParams {
     pub(super) commands: Vec<BotCommandParam>,
+}
+
+/// The parameters of `setWebhook` that the emulator keeps. From a form every value is a
+/// string, so `max_connections` is read from either.
+#[derive(Deserialize)]
+pub(super) struct SetWebhookParams {
+    pub(super) url: String,
+    pub(super) secret_token: Option<String>,
+    pub(super) max_connections: Option<Value>,
 }
 
 /// One command given to `setMyCommands`.
