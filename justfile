@@ -72,7 +72,7 @@ deploy *args: python-tools web
 destroy *args:
     scripts/destroy {{ args }}
 
-# Check the Terraform offline: terraform fmt and a checkov policy scan (installs checkov into target/tools/checkov-venv).
+# Check the Terraform: terraform fmt, terraform validate (init from the provider mirror when there is one) and a checkov policy scan (installs checkov into target/tools/checkov-venv).
 infra-check:
     scripts/infra-check
 
@@ -86,7 +86,7 @@ lint:
     cargo clippy --locked --workspace --all-targets -- -D warnings || { echo "hint: fix the findings above ('cargo clippy --fix' applies the mechanical ones)"; exit 1; }
     RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps || { echo "hint: fix the documentation warnings above (broken or private links)"; exit 1; }
 
-# Install moto and cargo-lambda from PyPI into target/tools/venv (does nothing when current).
+# Install moto, cargo-lambda and the AWS CLI from PyPI into target/tools/venv (does nothing when current).
 python-tools:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -95,6 +95,15 @@ python-tools:
     python3 -m venv "{{ venv }}"
     "{{ venv }}/bin/pip" install --quiet --disable-pip-version-check -r scripts/python-tools.txt
     touch "$stamp"
+
+# Install qemu's aarch64 user-mode emulator and the arm64 C library from Debian, to run the arm64 Lambda bootstrap here (does nothing when present).
+qemu-tools:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    command -v qemu-aarch64-static >/dev/null && [ -d /usr/aarch64-linux-gnu/lib ] && exit 0
+    sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq qemu-user-static libc6-arm64-cross
 
 # Install Chromium and chromedriver from Debian for the browser tests (does nothing when present).
 browser-tools:

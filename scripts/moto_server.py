@@ -30,7 +30,7 @@ def main() -> None:
         request_handler=MotoRequestHandler,
     )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    print(f"moto listening on http://127.0.0.1:{server.port}", flush=True)
+    print(f"moto listening on http://127.0.0.1:{server.port}", file=sys.stderr, flush=True)
     server.serve_forever()
 
 

@@ -1,0 +1,330 @@
+//! The deploy rehearsal: `scripts/deploy` and `scripts/destroy`, run as a user runs them, with
+//! moto on 127.0.0.1 standing in for AWS (the real AWS provider applies infra/ to it) and the
+//! Telegram emulator for Telegram. Then what was deployed is run here and driven: the API's
+//! and the bot's code from the zips the emulator recorded, with the environments it holds.
+//!
+//! `just test` deploys zips of the native debug build ([`zips`]); `just deploy-rehearsal`
+//! (`TANDEM_REHEARSAL_ARCH=arm64`) lets `scripts/deploy` build the arm64 zips with
+//! cargo-lambda, and runs their bootstraps under `qemu-aarch64`.
+
+mod function;
+mod stage;
+mod zips;
+
+use std::time::{Duration, Instant};
+
+use sdk::{CreateToken, EntityId};
+use serde_json::{Value, json};
+
+use crate::function::Deployed;
+use crate::stage::{Arch, NAME, REGION, Stage};
+
+/// The chat that talks to the deployed bot.
+const CHAT: i64 = 4242;
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs terraform, the AWS provider mirror, moto, the AWS CLI and cargo-lambda; `just test` and `just deploy-rehearsal` run it"]
+async fn a_deploy_is_rehearsed_end_to_end_on_an_aws_emulator() {
+    let started = Instant::now();
+    let stage = Stage::set_up(Arch::from_env()).await;
+    eprintln!(
+        "rehearsal: {:?} build, moto at {}, in {}",
+        stage.arch,
+        stage.moto_url,
+        stage.dir.display()
+    );
+
+    refusals_before_anything_is_built(&stage).await;
+    deploy(&stage).await;
+    a_deploy_to_another_region_is_refused(&stage).await;
+    a_second_plan_has_no_changes(&stage).await;
+    let api = the_api_answers(&stage).await;
+    the_load_test_passes(&stage, &api.url).await;
+    the_bot_checks_its_secret_and_answers(&stage, &api.url).await;
+    drop(api);
+    destroy_leaves_nothing(&stage).await;
+
+    eprintln!(
+        "rehearsal: done in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Without credentials, or without any key for the API, `deploy` stops with its hint.
+async fn refusals_before_anything_is_built(stage: &Stage) {
+    let mut no_credentials = stage.user_env();
+    no_credentials.remove("AWS_ACCESS_KEY_ID");
+    no_credentials.remove("AWS_SECRET_ACCESS_KEY");
+    stage
+        .script("no-credentials", "deploy", &["-auto-approve"], &no_credentials)
+        .await
+        .expect_refusal("the AWS CLI has no working credentials");
+
+    let mut no_keys = stage.user_env();
+    no_keys.insert("TANDEM_API_KEYS".into(), String::new());
+    no_keys.remove("TELOXIDE_TOKEN");
+    stage
+        .script("no-keys", "deploy", &["-auto-approve"], &no_keys)
+        .await
+        .expect_refusal("the API needs at least one key on Lambda");
+}
+
+/// `deploy -auto-approve` applies everything and registers the webhook, with its secret,
+/// with Telegram.
+async fn deploy(stage: &Stage) {
+    stage
+        .script("deploy", "deploy", &["-auto-approve"], &stage.user_env())
+        .await
+        .expect_code(0);
+
+    let webhook = stage
+        .telegram
+        .webhook()
+        .expect("the deploy registered the bot's webhook with Telegram");
+    assert_eq!(webhook.url, stage.output("bot_webhook_url").await);
+    let secret = stage.parameter(&format!("/{NAME}/bot/webhook-secret")).await;
+    assert!(secret.len() >= 32, "a webhook secret of {} characters", secret.len());
+    assert_eq!(webhook.secret_token.as_deref(), Some(secret.as_str()));
+    assert_eq!(webhook.max_connections, Some(40));
+}
+
+/// The state remembers its region: deploying it to another one stops before any build.
+async fn a_deploy_to_another_region_is_refused(stage: &Stage) {
+    let mut elsewhere = stage.user_env();
+    elsewhere.insert("AWS_REGION".into(), "eu-west-1".into());
+    stage
+        .script("wrong-region", "deploy", &["-auto-approve"], &elsewhere)
+        .await
+        .expect_refusal(&format!("this state deployed to {REGION}, not eu-west-1"));
+}
+
+/// Planning again, with what the next deploy would use, finds nothing to change.
+async fn a_second_plan_has_no_changes(stage: &Stage) {
+    let plan = stage
+        .script("plan-again", "deploy", &["--plan", "-no-color"], &stage.user_env())
+        .await;
+    plan.expect_code(0);
+    assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
+}
+
+/// The zip `deploy` uploaded for `binary`.
+fn deployed_zip(stage: &Stage, binary: &str) -> std::path::PathBuf {
+    match (&stage.prebuilt, binary) {
+        (Some((api, _)), "tandem-api") => api.clone(),
+        (Some((_, bot)), "tandem-bot") => bot.clone(),
+        _ => stage
+            .root
+            .join(format!("target/lambda/{binary}/bootstrap.zip")),
+    }
+}
+
+/// The API's function, run from its zip with its environment, answers the whole API.
+async fn the_api_answers(stage: &Stage) -> function::Running {
+    let deployed = Deployed::read(stage, &format!("{NAME}-api")).await;
+    assert_eq!(deployed.architecture, stage.arch.lambda());
+    let zip = deployed_zip(stage, "tandem-api");
+    let mut api = deployed
+        .run(stage, &zip, &[("AWS_ENDPOINT_URL", &stage.moto_url)])
+        .await;
+    let health = format!("{}/healthz", api.url);
+    api.wait_until_answering(|http| http.get(&health), 200)
+        .await;
+    let client = sdk::Client::new(&api.url).with_api_key(&stage.api_key);
+
+    let alice = EntityId::parse("user:alice").unwrap();
+    let bob = EntityId::parse("user:bob").unwrap();
+    let created = client
+        .create_token(&CreateToken::new(&alice))
+        .await
+        .expect("create a token");
+    let read = client.get_token(&created.token).await.expect("read it");
+    assert_eq!(read.entity_a, alice);
+    let paired = client.pair(&created.token, &bob).await.expect("pair it");
+    assert_eq!(paired.entity_b.as_ref(), Some(&bob));
+    let listed = client
+        .list_tokens(&bob, None, None)
+        .await
+        .expect("list bob's pairings");
+    assert!(listed.items.iter().any(|r| r.token == created.token));
+    client
+        .delete_token(&created.token)
+        .await
+        .expect("delete it");
+    let gone = client.get_token(&created.token).await.unwrap_err();
+    assert!(gone.is_not_found(), "{gone}");
+
+    let with_code = client
+        .create_token(&CreateToken::new(&alice).with_code())
+        .await
+        .expect("create a token with a short code");
+    let code = with_code.code.clone().expect("a short code");
+    let by_code = client
+        .pair_by_code(&code, &bob)
+        .await
+        .expect("pair by the short code");
+    assert_eq!(by_code.token, with_code.token);
+
+    let anonymous = sdk::Client::new(&api.url)
+        .create_token(&CreateToken::new(&alice))
+        .await
+        .unwrap_err();
+    assert!(anonymous.is_unauthorized(), "{anonymous}");
+
+    let dashboard = reqwest::get(format!("{}/", api.url))
+        .await
+        .expect("GET /");
+    assert_eq!(dashboard.status(), 200);
+    let page = dashboard.text().await.unwrap();
+    let shipped = std::fs::read_to_string(
+        stage
+            .dir
+            .join(format!("task-{NAME}-api/web/dist/index.html")),
+    )
+    .expect("the zip holds the dashboard");
+    assert_eq!(page, shipped, "/ serves the dashboard from the zip");
+    api
+}
+
+/// `just loadtest --host` at the function, for a few seconds, without a failed request.
+async fn the_load_test_passes(stage: &Stage, url: &str) {
+    let mut env = stage.user_env();
+    env.insert("PROFILE".into(), "debug".into());
+    env.insert("TANDEM_API_KEY".into(), stage.api_key.clone());
+    // The report goes under the rehearsal's folder.
+    let report = stage.dir.join("loadtest-report.html").display().to_string();
+    stage
+        .script(
+            "loadtest",
+            "loadtest",
+            &[
+                "--host",
+                url,
+                "-u",
+                "2",
+                "-r",
+                "2",
+                "-t",
+                "4s",
+                "--report-file",
+                &report,
+            ],
+            &env,
+        )
+        .await
+        .expect_code(0);
+}
+
+/// The bot's function, with its environment (secrets named in SSM, read at start), refuses
+/// an update without the registered secret and handles one with it, through the API.
+async fn the_bot_checks_its_secret_and_answers(stage: &Stage, api_url: &str) {
+    let deployed = Deployed::read(stage, &format!("{NAME}-bot")).await;
+    for secret in ["TELOXIDE_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "TANDEM_API_KEY"] {
+        let value = &deployed.environment[secret];
+        assert!(value.starts_with("ssm:/"), "{secret} is {value:?}, not an SSM name");
+    }
+    let zip = deployed_zip(stage, "tandem-bot");
+    let telegram = stage.telegram.api_url();
+    let mut bot = deployed
+        .run(
+            stage,
+            &zip,
+            &[
+                ("AWS_ENDPOINT_URL", &stage.moto_url),
+                ("TELEGRAM_API_URL", &telegram),
+                ("TANDEM_API_URL", api_url),
+            ],
+        )
+        .await;
+    let webhook = format!("{}/telegram/webhook", bot.url);
+    let update = generate_token_update();
+    bot.wait_until_answering(|http| http.post(&webhook).json(&update), 401)
+        .await;
+    let http = reqwest::Client::new();
+
+    let refused = http
+        .post(&webhook)
+        .header("X-Telegram-Bot-Api-Secret-Token", "not-the-secret")
+        .json(&update)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    assert!(stage.telegram.received(CHAT).is_empty());
+
+    let secret = stage.telegram.webhook().unwrap().secret_token.unwrap();
+    let accepted = http
+        .post(&webhook)
+        .header("X-Telegram-Bot-Api-Secret-Token", secret)
+        .json(&update)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 200, "{}", bot.log());
+    // The reply holds a token the bot made with its own key, at the deployed API.
+    stage
+        .telegram
+        .wait_for_text(CHAT, "Your token: ", Duration::from_secs(30))
+        .await;
+}
+
+/// The update Telegram sends when `CHAT` types `/generateToken`.
+fn generate_token_update() -> Value {
+    json!({
+        "update_id": 1,
+        "message": {
+            "message_id": 1, "date": 1_764_000_000,
+            "chat": { "id": CHAT, "type": "private", "first_name": "R" },
+            "from": { "id": CHAT, "is_bot": false, "first_name": "R" },
+            "text": "/generateToken",
+            "entities": [{ "type": "bot_command", "offset": 0, "length": 14 }]
+        }
+    })
+}
+
+/// `destroy` removes the webhook and everything the deploy made.
+async fn destroy_leaves_nothing(stage: &Stage) {
+    stage
+        .script("destroy", "destroy", &["-auto-approve"], &stage.user_env())
+        .await
+        .expect_code(0);
+    assert_eq!(stage.telegram.webhook(), None, "the webhook is deleted");
+
+    let tables = stage.aws(&["dynamodb", "list-tables"]).await;
+    assert_eq!(tables["TableNames"], json!([]));
+    let functions = stage.aws(&["lambda", "list-functions"]).await;
+    assert_eq!(functions["Functions"], json!([]));
+    let apis = stage.aws(&["apigatewayv2", "get-apis"]).await;
+    assert_eq!(apis["Items"], json!([]));
+    let roles = stage.aws(&["iam", "list-roles"]).await;
+    assert_eq!(roles["Roles"], json!([]));
+    let logs = stage.aws(&["logs", "describe-log-groups"]).await;
+    assert_eq!(logs["logGroups"], json!([]));
+    let parameters = stage.aws(&["ssm", "describe-parameters"]).await;
+    assert_eq!(parameters["Parameters"], json!([]));
+    // A KMS key cannot be deleted at once: the deployment's must be scheduled for deletion.
+    let keys = stage.aws(&["kms", "list-keys"]).await;
+    let mut ours = 0;
+    for key in keys["Keys"].as_array().unwrap() {
+        let id = key["KeyId"].as_str().unwrap();
+        let described = stage.aws(&["kms", "describe-key", "--key-id", id]).await;
+        let metadata = &described["KeyMetadata"];
+        if metadata["Description"]
+            .as_str()
+            .is_some_and(|d| d.starts_with(&format!("Tandem ({NAME})")))
+        {
+            ours += 1;
+            assert_eq!(metadata["KeyState"], "PendingDeletion", "{metadata}");
+        }
+    }
+    assert_eq!(ours, 1, "the deployment made one KMS key");
+    let aliases = stage.aws(&["kms", "list-aliases"]).await;
+    let alias = format!("alias/{NAME}");
+    assert!(
+        !aliases["Aliases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["AliasName"] == alias.as_str()),
+        "{alias} is gone"
+    );
+}
