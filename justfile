@@ -45,7 +45,7 @@ soak *args:
 # (Every cargo step of `test` selects the whole workspace, so that all of them share one build:
 # selecting one package or one test target resolves features anew and rebuilds a hundred crates.)
 
-# Run every check and test: formatting, clippy, the Terraform checks (fmt, checkov, schema in step with the code), unit tests, the API suite on SQLite (with a burst that must keep the WAL under its bound) and on DynamoDB (moto) with the Lambda emulator, the bot against a Telegram emulator (and its secrets from SSM on moto), the dashboard in headless Chromium, a short load test, clippy on the SDK and the dashboard as wasm32.
+# Run every check and test: formatting, clippy, the Terraform checks (fmt, validate, checkov, schema in step with the code), unit tests, the API suite on SQLite (with a burst that must keep the WAL under its bound) and on DynamoDB (moto) with the Lambda emulator, the bot against a Telegram emulator (and its secrets from SSM on moto), the deploy rehearsal on moto (native zips), the dashboard in headless Chromium, a short load test, clippy on the SDK and the dashboard as wasm32.
 test: lint web browser-tools python-tools infra-check
     cargo build --workspace --all-targets --locked
     cargo test --workspace --locked
@@ -67,6 +67,11 @@ screenshot: web browser-tools
 # Deploy to AWS: build both Lambdas (arm64) and the dashboard, terraform apply infra/, register the bot's webhook (README "Deploy to AWS"; terraform flags pass through, e.g. -auto-approve).
 deploy *args: python-tools web
     scripts/deploy {{ args }}
+
+# Rehearse `just deploy` end to end on moto (README "Deploy rehearsal"): the real arm64 zips from cargo-lambda, Terraform with the real AWS provider, the deployed bootstraps run under qemu-aarch64 and driven, then `just destroy`.
+deploy-rehearsal: python-tools qemu-tools web
+    cargo build --workspace --all-targets --locked
+    TANDEM_REHEARSAL_ARCH=arm64 cargo test --workspace --locked --test rehearsal -- --include-ignored --nocapture
 
 # Tear down what `just deploy` created (terraform destroy of infra/; flags pass through).
 destroy *args:
