@@ -123,9 +123,13 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         .with_context(|| format!("could not open the store {}", config.store))?;
     Ok(AppState::new(store, Arc::new(SystemClock))
         .with_access(Access::new(keys, config.rate_limit))
-        .with_dashboard(config.dashboard_dir_in(
-            std::env::var_os("LAMBDA_TASK_ROOT").map(PathBuf::from).as_deref(),
-        )))
+        .with_dashboard(
+            config.dashboard_dir_in(
+                std::env::var_os("LAMBDA_TASK_ROOT")
+                    .map(PathBuf::from)
+                    .as_deref(),
+            ),
+        ))
 }
 
 /// The API bound to its local address, ready to serve.

@@ -1,6 +1,7 @@
 //! A typed async client for HTTP API v1, on `reqwest` (native and `wasm32`).
 
 use reqwest::{RequestBuilder, Response, StatusCode};
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::de::DeserializeOwned;
 
 use crate::{
@@ -24,9 +25,10 @@ pub enum Error {
     /// A value was rejected before anything was sent.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
-    /// The request did not complete: connection, TLS, timeout, or an unreadable body.
+    /// The request did not complete: connection, TLS, timeout, or an unreadable body. Its
+    /// message leaves the URL out, which may hold a token.
     #[error("request to the Tandem API failed: {0}")]
-    Transport(#[from] reqwest::Error),
+    Transport(reqwest::Error),
     /// The API answered with something that is not its documented shape.
     #[error("unexpected response from the Tandem API (HTTP {status}): {body}")]
     Unexpected {
@@ -82,14 +84,20 @@ impl Error {
     }
 }
 
+impl From<reqwest::Error> for Error {
+    fn from(error: reqwest::Error) -> Self {
+        Self::Transport(error.without_url())
+    }
+}
+
 /// A client of one Tandem deployment.
 ///
-/// Cheap to clone: clones share one connection pool.
+/// Cheap to clone: clones share one connection pool. Its `Debug` shows no API key.
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
     base_url: String,
-    api_key: Option<String>,
+    api_key: Option<SecretString>,
 }
 
 impl Client {
@@ -111,7 +119,7 @@ impl Client {
     /// Sends `Authorization: Bearer <key>` with every request.
     #[must_use]
     pub fn with_api_key(mut self, key: impl Into<String>) -> Self {
-        self.api_key = Some(key.into());
+        self.api_key = Some(SecretString::from(key.into()));
         self
     }
 
@@ -245,7 +253,7 @@ impl Client {
 
     fn authorize(&self, builder: RequestBuilder) -> RequestBuilder {
         match &self.api_key {
-            Some(key) => builder.bearer_auth(key),
+            Some(key) => builder.bearer_auth(key.expose_secret()),
             None => builder,
         }
     }
@@ -283,11 +291,49 @@ async fn error_from(response: Response) -> Error {
                 body: snippet(&bytes),
             },
         },
-        Err(e) => Error::Transport(e),
+        Err(e) => e.into(),
     }
 }
 
 /// The first 200 characters of a body, for error messages.
 fn snippet(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_shows_no_api_key() {
+        let client = Client::new("http://127.0.0.1:1").with_api_key("sekrit-key-0123456789");
+
+        let shown = format!("{client:?}");
+
+        assert!(!shown.contains("sekrit"), "{shown}");
+        assert!(shown.contains("127.0.0.1:1"), "{shown}");
+    }
+
+    #[tokio::test]
+    async fn a_transport_error_does_not_repeat_the_url_and_its_token() {
+        // A port of 127.0.0.1 that nobody listens on.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .unwrap()
+            .port();
+        let client = Client::new(format!("http://127.0.0.1:{port}"));
+        let token = Token::parse("the-secret-token-42").unwrap();
+
+        let error = client.get_token(&token).await.unwrap_err();
+
+        assert!(matches!(error, Error::Transport(_)), "{error:?}");
+        assert!(
+            !error.to_string().contains("the-secret-token-42"),
+            "{error}"
+        );
+        assert!(
+            !format!("{error:?}").contains("the-secret-token-42"),
+            "{error:?}"
+        );
+    }
 }

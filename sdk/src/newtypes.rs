@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use icu_properties::CodePointMapData;
+use icu_properties::props::GeneralCategory;
 use serde::{Deserialize, Serialize};
 
 /// A value that did not pass validation, naming the request field it came from.
@@ -35,14 +37,27 @@ impl ValidationError {
     }
 }
 
-/// Rejects control characters, which have no place in identifiers or labels and break
-/// logs and terminals.
-fn check_no_control(field: &'static str, value: &str) -> Result<(), ValidationError> {
-    match value.chars().find(|c| c.is_control()) {
-        Some(c) => Err(ValidationError::new(
+/// Rejects the characters that are invisible or change the layout of what surrounds them:
+/// controls (Unicode category Cc), format characters (Cf: bidi overrides, zero-width
+/// joiners, the byte-order mark) and line and paragraph separators (Zl, Zp). They have no
+/// place in identifiers or labels: they break logs and terminals, and make one name look
+/// like another.
+fn check_visible(field: &'static str, value: &str) -> Result<(), ValidationError> {
+    let categories = CodePointMapData::<GeneralCategory>::new();
+    let kind = |c: char| match categories.get(c) {
+        GeneralCategory::Control => Some("control"),
+        GeneralCategory::Format => Some("format"),
+        GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator => {
+            Some("line or paragraph separator")
+        }
+        _ => None,
+    };
+    match value.chars().find_map(|c| kind(c).map(|kind| (c, kind))) {
+        Some((c, kind)) => Err(ValidationError::new(
             field,
             format!(
-                "must not contain control characters (found U+{:04X})",
+                "must not contain control, format or separator characters (found U+{:04X}, a \
+                 {kind} character)",
                 c as u32
             ),
         )),
@@ -165,7 +180,8 @@ string_newtype!(Token);
 
 /// The identifier of one side of a pairing: a chat id, a user id, a device id…
 ///
-/// 1 to 256 characters (Unicode scalar values), no control characters.
+/// 1 to 256 characters (Unicode scalar values), none of them control, format or separator
+/// characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -176,11 +192,11 @@ impl EntityId {
     /// The longest entity id accepted, in characters.
     pub const MAX_LEN: usize = 256;
 
-    /// Accepts 1 to 256 characters without control characters.
+    /// Accepts 1 to 256 characters without control, format or separator characters.
     pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
         let value = value.into();
         check_length("entity", &value, 1, Self::MAX_LEN)?;
-        check_no_control("entity", &value)?;
+        check_visible("entity", &value)?;
         Ok(Self(value))
     }
 }
@@ -189,7 +205,7 @@ string_newtype!(EntityId);
 
 /// A free-text note shown in the dashboard next to a token.
 ///
-/// 1 to 200 characters, no control characters.
+/// 1 to 200 characters, none of them control, format or separator characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -200,11 +216,11 @@ impl Label {
     /// The longest label accepted, in characters.
     pub const MAX_LEN: usize = 200;
 
-    /// Accepts 1 to 200 characters without control characters.
+    /// Accepts 1 to 200 characters without control, format or separator characters.
     pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
         let value = value.into();
         check_length("label", &value, 1, Self::MAX_LEN)?;
-        check_no_control("label", &value)?;
+        check_visible("label", &value)?;
         Ok(Self(value))
     }
 }

@@ -116,3 +116,20 @@ async fn healthz_reports_the_store() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body, json!({ "status": "ok", "store": app.backend.kind() }));
 }
+
+#[tokio::test]
+async fn invisible_characters_in_an_entity_or_label_are_422_naming_the_field() {
+    let app = spawn_app().await;
+    // A right-to-left override, a zero-width joiner, a line separator.
+    for sneaky in ["admin\u{202E}nimda", "al\u{200D}ice", "a\u{2028}b"] {
+        let entity = app.create(json!({ "entity": sneaky })).await;
+        let message = assert_error(entity, 422, "invalid_field").await;
+        assert!(message.contains("entity must not contain"), "{message}");
+
+        let label = app
+            .create(json!({ "entity": "user:alice", "label": sneaky }))
+            .await;
+        let message = assert_error(label, 422, "invalid_field").await;
+        assert!(message.contains("label must not contain"), "{message}");
+    }
+}

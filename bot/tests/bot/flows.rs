@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use test_support::ApiServer;
 
-use test_support::telegram::Telegram;
 use crate::{PATIENCE, Webhook, World, start_bot};
+use test_support::telegram::Telegram;
 
 const ALICE: i64 = 1001;
 const BOB: i64 = 2002;

@@ -7,8 +7,8 @@ use aws_sdk_ssm::types::ParameterType;
 use test_support::ApiServer;
 use tokio::process::Command;
 
-use test_support::telegram::Telegram;
 use crate::{PATIENCE, Webhook, start_bot};
+use test_support::telegram::Telegram;
 
 const ALICE: i64 = 1001;
 

@@ -33,7 +33,12 @@ impl Deployed {
     /// The configuration of the function `name`.
     pub async fn read(stage: &Stage, name: &str) -> Deployed {
         let config = stage
-            .aws(&["lambda", "get-function-configuration", "--function-name", name])
+            .aws(&[
+                "lambda",
+                "get-function-configuration",
+                "--function-name",
+                name,
+            ])
             .await;
         let environment = config["Environment"]["Variables"]
             .as_object()
@@ -49,7 +54,10 @@ impl Deployed {
                 .as_str()
                 .expect("an architecture")
                 .to_owned(),
-            code_sha256: config["CodeSha256"].as_str().expect("CodeSha256").to_owned(),
+            code_sha256: config["CodeSha256"]
+                .as_str()
+                .expect("CodeSha256")
+                .to_owned(),
         }
     }
 
@@ -60,20 +68,27 @@ impl Deployed {
         let code = std::fs::read(zip).expect("read the zip");
         let sha256 = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&code));
         assert_eq!(
-            sha256, self.code_sha256,
+            sha256,
+            self.code_sha256,
             "{} is not the code that {} was deployed with",
             zip.display(),
             self.name
         );
         let task_root = stage.dir.join(format!("task-{}", self.name));
-        let mut archive =
-            zip::ZipArchive::new(std::io::Cursor::new(code)).expect("the zip opens");
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(code)).expect("the zip opens");
         archive.extract(&task_root).expect("unpack the zip");
 
         let port = free_port();
         let mut watch = Command::new(stage.root.join("target/tools/venv/bin/cargo-lambda"));
         watch
-            .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P"])
+            .args([
+                "lambda",
+                "watch",
+                "--only-lambda-apis",
+                "-A",
+                "127.0.0.1",
+                "-P",
+            ])
             .arg(port.to_string())
             // It reads the workspace's Cargo.toml, though it builds nothing.
             .current_dir(&stage.root)
@@ -105,7 +120,10 @@ impl Deployed {
             )
             .env("AWS_LAMBDA_FUNCTION_NAME", &self.name)
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", self.memory_mb.to_string())
+            .env(
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                self.memory_mb.to_string(),
+            )
             .env("LAMBDA_TASK_ROOT", &task_root)
             .env("AWS_REGION", REGION)
             .env("AWS_DEFAULT_REGION", REGION)

@@ -56,7 +56,12 @@ async fn refusals_before_anything_is_built(stage: &Stage) {
     no_credentials.remove("AWS_ACCESS_KEY_ID");
     no_credentials.remove("AWS_SECRET_ACCESS_KEY");
     stage
-        .script("no-credentials", "deploy", &["-auto-approve"], &no_credentials)
+        .script(
+            "no-credentials",
+            "deploy",
+            &["-auto-approve"],
+            &no_credentials,
+        )
         .await
         .expect_refusal("the AWS CLI has no working credentials");
 
@@ -82,8 +87,14 @@ async fn deploy(stage: &Stage) {
         .webhook()
         .expect("the deploy registered the bot's webhook with Telegram");
     assert_eq!(webhook.url, stage.output("bot_webhook_url").await);
-    let secret = stage.parameter(&format!("/{NAME}/bot/webhook-secret")).await;
-    assert!(secret.len() >= 32, "a webhook secret of {} characters", secret.len());
+    let secret = stage
+        .parameter(&format!("/{NAME}/bot/webhook-secret"))
+        .await;
+    assert!(
+        secret.len() >= 32,
+        "a webhook secret of {} characters",
+        secret.len()
+    );
     assert_eq!(webhook.secret_token.as_deref(), Some(secret.as_str()));
     assert_eq!(webhook.max_connections, Some(40));
 }
@@ -101,7 +112,12 @@ async fn a_deploy_to_another_region_is_refused(stage: &Stage) {
 /// Planning again, with what the next deploy would use, finds nothing to change.
 async fn a_second_plan_has_no_changes(stage: &Stage) {
     let plan = stage
-        .script("plan-again", "deploy", &["--plan", "-no-color"], &stage.user_env())
+        .script(
+            "plan-again",
+            "deploy",
+            &["--plan", "-no-color"],
+            &stage.user_env(),
+        )
         .await;
     plan.expect_code(0);
     assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
@@ -170,9 +186,7 @@ async fn the_api_answers(stage: &Stage) -> function::Running {
         .unwrap_err();
     assert!(anonymous.is_unauthorized(), "{anonymous}");
 
-    let dashboard = reqwest::get(format!("{}/", api.url))
-        .await
-        .expect("GET /");
+    let dashboard = reqwest::get(format!("{}/", api.url)).await.expect("GET /");
     assert_eq!(dashboard.status(), 200);
     let page = dashboard.text().await.unwrap();
     let shipped = std::fs::read_to_string(
@@ -218,9 +232,16 @@ async fn the_load_test_passes(stage: &Stage, url: &str) {
 /// an update without the registered secret and handles one with it, through the API.
 async fn the_bot_checks_its_secret_and_answers(stage: &Stage, api_url: &str) {
     let deployed = Deployed::read(stage, &format!("{NAME}-bot")).await;
-    for secret in ["TELOXIDE_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "TANDEM_API_KEY"] {
+    for secret in [
+        "TELOXIDE_TOKEN",
+        "TELEGRAM_WEBHOOK_SECRET",
+        "TANDEM_API_KEY",
+    ] {
         let value = &deployed.environment[secret];
-        assert!(value.starts_with("ssm:/"), "{secret} is {value:?}, not an SSM name");
+        assert!(
+            value.starts_with("ssm:/"),
+            "{secret} is {value:?}, not an SSM name"
+        );
     }
     let zip = deployed_zip(stage, "tandem-bot");
     let telegram = stage.telegram.api_url();

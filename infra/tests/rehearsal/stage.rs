@@ -7,8 +7,8 @@ use std::process::Output;
 use std::time::Instant;
 
 use serde_json::Value;
-use test_support::telegram::Telegram;
 use test_support::RunningBinary;
+use test_support::telegram::Telegram;
 use tokio::process::Command;
 
 /// The deployment's name (`TANDEM_DEPLOY_NAME`).
@@ -79,7 +79,9 @@ impl Stage {
         for entry in std::fs::read_dir(root.join("infra")).expect("read infra/") {
             let path = entry.expect("an entry of infra/").path();
             if path.extension().is_some_and(|ext| ext == "tf") {
-                let copy = dir.join("infra").join(path.file_name().expect("a file name"));
+                let copy = dir
+                    .join("infra")
+                    .join(path.file_name().expect("a file name"));
                 std::fs::copy(&path, copy).expect("copy a .tf file");
             }
         }
@@ -124,7 +126,10 @@ impl Stage {
             ("TANDEM_API_KEYS", &format!("rehearsal:{}", self.api_key)),
             ("TELOXIDE_TOKEN", &self.bot_token),
             ("TELEGRAM_API_URL", &self.telegram.api_url()),
-            ("TANDEM_INFRA_DIR", &self.dir.join("infra").display().to_string()),
+            (
+                "TANDEM_INFRA_DIR",
+                &self.dir.join("infra").display().to_string(),
+            ),
             ("TANDEM_LAMBDA_ARCH", self.arch.lambda()),
         ]
         .into_iter()

@@ -51,7 +51,9 @@ fn write_zip(path: &Path, bootstrap: &Path, dashboard: Option<&Path>) {
         collect_files(dashboard, &mut files);
         files.sort();
         for file_path in files {
-            let relative = file_path.strip_prefix(dashboard).expect("a file of the dashboard");
+            let relative = file_path
+                .strip_prefix(dashboard)
+                .expect("a file of the dashboard");
             let name = format!("web/dist/{}", relative.display());
             zip.start_file(name, file).expect("add a dashboard file");
             zip.write_all(&std::fs::read(&file_path).expect("read a dashboard file"))

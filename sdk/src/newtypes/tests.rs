@@ -38,6 +38,42 @@ fn entity_with_control_characters_is_rejected() {
 }
 
 #[test]
+fn entity_and_label_with_format_or_separator_characters_are_rejected() {
+    let invisible = [
+        (
+            "right-to-left override",
+            "admin\u{202E}nimda",
+            "U+202E, a format",
+        ),
+        ("zero-width joiner", "al\u{200D}ice", "U+200D, a format"),
+        ("zero-width space", "al\u{200B}ice", "U+200B, a format"),
+        ("byte-order mark", "\u{FEFF}alice", "U+FEFF, a format"),
+        ("soft hyphen", "al\u{AD}ice", "U+00AD, a format"),
+        (
+            "line separator",
+            "a\u{2028}b",
+            "U+2028, a line or paragraph separator",
+        ),
+        (
+            "paragraph separator",
+            "a\u{2029}b",
+            "U+2029, a line or paragraph separator",
+        ),
+    ];
+    for (what, value, named) in invisible {
+        let entity = EntityId::parse(value).unwrap_err();
+        let label = Label::parse(value).unwrap_err();
+
+        assert_eq!(entity.field(), "entity", "{what}");
+        assert!(entity.to_string().contains(named), "{what}: {entity}");
+        assert_eq!(label.field(), "label", "{what}");
+    }
+    // Visible text of any script, and ordinary spaces, stay allowed.
+    assert!(EntityId::parse("user:Zoë 東京 مرحبا").is_ok());
+    assert!(Label::parse("Living room\u{A0}TV").is_ok());
+}
+
+#[test]
 fn token_accepts_url_safe_characters_up_to_64() {
     assert!(Token::parse("a").is_ok());
     assert!(Token::parse("3f1c9a6b-0e2d-4b7f-9a51-c2d8e4f60718").is_ok());

@@ -14,8 +14,7 @@ use tokio::time::Instant;
 use super::Received;
 use super::methods::{
     ApiFailure, CopyMessageParams, GetUpdatesParams, SendMessageParams, SetMyCommandsParams,
-    SetWebhookParams,
-    bot_user_json, chat_json, string_field, unix_now, user_json,
+    SetWebhookParams, bot_user_json, chat_json, string_field, unix_now, user_json,
 };
 
 /// The most updates one `getUpdates` call returns, which is also its default `limit`.

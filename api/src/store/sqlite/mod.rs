@@ -105,6 +105,7 @@ impl SqliteStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::backend(context, e))?;
         }
+        create_private(path).map_err(|e| StoreError::backend(context, e))?;
         let mut conn = Connection::open(path).map_err(failed)?;
         schema::configure(&conn, options.durability).map_err(failed)?;
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -175,6 +176,21 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| StoreError::backend(context, e))?
+    }
+}
+
+/// Creates the database file, readable and writable by its owner only, when it does not
+/// exist yet; SQLite gives its `-wal` and `-shm` files the same permissions. (The records
+/// hold every tenant's tokens.) An existing file keeps the permissions it has.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
     }
 }
 

@@ -43,6 +43,29 @@ fn hold_the_writer(store: &SqliteStore, for_ms: u64) -> tokio::task::JoinHandle<
     })
 }
 
+#[cfg(unix)]
+#[tokio::test]
+async fn the_database_and_its_log_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let now = Utc::now();
+
+    store
+        .insert(&TenantId::local(), &record("t1", now, Span::hours(1)), now)
+        .await
+        .unwrap();
+
+    for file in ["t.db", "t.db-wal", "t.db-shm"] {
+        let mode = std::fs::metadata(dir.path().join(file))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file} has mode {:o}", mode & 0o777);
+    }
+}
+
 #[tokio::test]
 async fn a_failing_write_undoes_only_itself_and_the_rest_of_its_batch_commits() {
     let dir = tempfile::tempdir().unwrap();
