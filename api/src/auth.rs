@@ -19,6 +19,7 @@ use subtle::ConstantTimeEq;
 use crate::AppState;
 use crate::domain::TenantId;
 use crate::error::ApiError;
+use crate::local_only::LocalHosts;
 
 /// Plain-text keys shorter than this are refused: they could be guessed.
 const MIN_KEY_LEN: usize = 16;
@@ -97,6 +98,8 @@ impl ApiKeys {
 /// Authentication and rate limits, shared by every request.
 pub struct Access {
     keys: Option<ApiKeys>,
+    /// What is served without keys.
+    local: LocalHosts,
     per_key: Option<DefaultKeyedRateLimiter<usize>>,
     code_guesses: DefaultKeyedRateLimiter<(TenantId, Option<IpAddr>)>,
 }
@@ -115,9 +118,18 @@ impl Access {
         let attempts = NonZeroU32::new(CODE_ATTEMPTS_PER_MINUTE).expect("non-zero");
         Self {
             keys,
+            local: LocalHosts::default(),
             per_key,
             code_guesses: RateLimiter::keyed(Quota::per_minute(attempts)),
         }
+    }
+
+    /// The same access serving, without keys, the host names `allowed` besides the
+    /// loopback ones (see [`LocalHosts`]).
+    #[must_use]
+    pub fn with_allowed_hosts(mut self, allowed: &[String]) -> Self {
+        self.local = LocalHosts::new(allowed);
+        self
     }
 
     /// Access without keys or limits, for local use.
@@ -128,6 +140,7 @@ impl Access {
     /// The tenant a request with these headers acts for, after the key's rate limit.
     fn authorize(&self, parts: &Parts) -> Result<TenantId, ApiError> {
         let Some(keys) = &self.keys else {
+            self.local.check(parts)?;
             return Ok(TenantId::local());
         };
         let presented = parts

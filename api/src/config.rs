@@ -2,10 +2,12 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 
+use crate::serve::ServeLimits;
 use crate::store::{Durability, SqliteOptions, StoreUrl};
 
 /// Tandem's HTTP API: pairing as a service.
@@ -45,6 +47,28 @@ pub struct Config {
     #[arg(long, env = "TANDEM_API_KEYS", hide_env_values = true, value_parser = parse_secret)]
     pub api_keys: Option<SecretString>,
 
+    /// Without API keys, the host names (besides localhost, 127.0.0.1 and ::1) that requests
+    /// may name in `Host`, comma-separated: others are refused (DNS rebinding).
+    #[arg(long, env = "TANDEM_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+
+    /// How long a connection may take to send a request's headers, in seconds; a client
+    /// that trickles them is dropped.
+    #[arg(long, env = "TANDEM_HEADER_TIMEOUT_SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub header_timeout_seconds: u64,
+
+    /// How long a request may take, in seconds, body included; a long-poll's wait comes on
+    /// top. Past it the answer is `408`.
+    #[arg(long, env = "TANDEM_REQUEST_TIMEOUT_SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub request_timeout_seconds: u64,
+
+    /// How many connections the local server serves at once; more wait to be accepted.
+    #[arg(long, env = "TANDEM_MAX_CONNECTIONS", default_value_t = 1024,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+
     /// Requests per second allowed per API key, in bursts of as many; 0: no limit.
     /// Without API keys there is no limit.
     #[arg(long, env = "TANDEM_RATE_LIMIT", default_value_t = 100)]
@@ -72,6 +96,14 @@ impl Config {
             durability: self.sqlite_sync,
             wal_limit_bytes: self.sqlite_wal_limit_mb * 1024 * 1024,
             ..SqliteOptions::default()
+        }
+    }
+
+    /// The local server's limits on connections.
+    pub fn serve_limits(&self) -> ServeLimits {
+        ServeLimits {
+            header_read_timeout: Duration::from_secs(self.header_timeout_seconds),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
         }
     }
 

@@ -22,6 +22,13 @@ pub enum ApiError {
     /// `401 Unauthorized`: the API key is missing or wrong.
     #[error("a valid API key is required: send Authorization: Bearer <key>")]
     Unauthorized,
+    /// `403 Forbidden`: without API keys, a request from a foreign site or for a host name
+    /// that is not this server's.
+    #[error("{0}")]
+    Forbidden(String),
+    /// `408 Request Timeout`: the request took longer than its deadline.
+    #[error("the request took longer than {} s; send it again", .0.as_secs())]
+    RequestTimeout(std::time::Duration),
     /// `429 Too Many Requests`: over the key's rate, or too many short-code attempts.
     #[error("too many requests: retry in {} s", crate::auth::retry_after_seconds(*retry_after))]
     RateLimited {
@@ -57,6 +64,8 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, ErrorCode::BadRequest),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
+            Self::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, ErrorCode::RequestTimeout),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
             Self::InvalidField(_) => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidField),
             Self::RouteNotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),

@@ -4,17 +4,21 @@
 pub mod auth;
 pub mod clock;
 pub mod config;
+mod deadline;
 pub mod domain;
 pub mod error;
 pub mod extract;
+pub mod local_only;
 pub mod pairing;
 pub mod routes;
+pub mod serve;
 pub mod store;
 pub mod telemetry;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
@@ -22,6 +26,7 @@ use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Uri;
 use axum::http::header::CONTENT_TYPE;
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
@@ -47,7 +52,12 @@ pub struct AppState {
     pub access: Arc<Access>,
     /// Where the built dashboard lives, if it is served.
     pub dashboard_dir: Option<Arc<PathBuf>>,
+    /// How long a request may take (a long-poll's wait on top); then `408`.
+    pub request_timeout: Duration,
 }
+
+/// How long a request may take by default.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl AppState {
     /// State on `store`, telling time by `clock`, without API keys.
@@ -56,7 +66,15 @@ impl AppState {
             pairings: Pairings::new(store, clock),
             access: Arc::new(Access::open()),
             dashboard_dir: None,
+            request_timeout: REQUEST_TIMEOUT,
         }
+    }
+
+    /// The same state giving each request `timeout`, plus a long-poll's wait.
+    #[must_use]
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
     }
 
     /// The same state serving the dashboard built into `dir` at `/`.
@@ -93,6 +111,10 @@ pub fn app(state: AppState) -> Router {
         .fallback(|uri: Uri| async move { ApiError::RouteNotFound(uri.path().to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(middleware::from_fn_with_state(
+            state.request_timeout,
+            deadline::deadline,
+        ))
         .layer(CatchPanicLayer::custom(|_panic| internal_error_response()))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -121,8 +143,10 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     let store = store::open(&config.store, config.sqlite_options())
         .await
         .with_context(|| format!("could not open the store {}", config.store))?;
+    let access = Access::new(keys, config.rate_limit).with_allowed_hosts(&config.allowed_hosts);
     Ok(AppState::new(store, Arc::new(SystemClock))
-        .with_access(Access::new(keys, config.rate_limit))
+        .with_access(access)
+        .with_request_timeout(Duration::from_secs(config.request_timeout_seconds))
         .with_dashboard(
             config.dashboard_dir_in(
                 std::env::var_os("LAMBDA_TASK_ROOT")
@@ -136,6 +160,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    limits: ServeLimits,
 }
 
 impl Application {
@@ -148,6 +173,7 @@ impl Application {
         let app = Self {
             listener,
             router: app(state),
+            limits: config.serve_limits(),
         };
         tracing::info!(
             "tandem-api listening on http://{} (store: {})",
@@ -164,7 +190,7 @@ impl Application {
 
     /// Serves until SIGTERM or Ctrl-C, then finishes the requests in flight.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        serve(self.listener, self.router, shutdown_signal())
+        serve(self.listener, self.router, self.limits, shutdown_signal())
             .await
             .context("server failed")?;
         tracing::info!("tandem-api stopped");
@@ -172,22 +198,7 @@ impl Application {
     }
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then finishes the requests in
-/// flight: the local serve path, shared by [`Application::run_until_stopped`] and the tests.
-///
-/// Each request carries its client's [`SocketAddr`] as
-/// [`ConnectInfo`](axum::extract::ConnectInfo), which [`auth::ClientIp`] reads for the
-/// per-address limits.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown)
-        .await
-}
+pub use crate::serve::{ServeLimits, serve};
 
 /// Runs a one-off [`config::Command`].
 pub async fn run_command(config: &Config, command: &config::Command) -> anyhow::Result<()> {

@@ -307,6 +307,11 @@ pub enum ErrorCode {
     BadRequest,
     /// `401`: the API key is missing or wrong.
     Unauthorized,
+    /// `403`: without API keys, a request from another site, or for a host name that is
+    /// not the server's.
+    Forbidden,
+    /// `408`: the request took longer than the server allows.
+    RequestTimeout,
     /// `422`: a field failed validation; the message names it.
     InvalidField,
     /// `422`: entity B is entity A.

@@ -53,9 +53,14 @@ impl ApiServer {
             let _ = stopped.await;
         };
         let task = tokio::spawn(async move {
-            api::serve(listener, api::app(state), shutdown)
-                .await
-                .expect("the in-process API serves");
+            api::serve(
+                listener,
+                api::app(state),
+                api::ServeLimits::default(),
+                shutdown,
+            )
+            .await
+            .expect("the in-process API serves");
         });
         Self {
             address,

@@ -8,6 +8,7 @@ mod durability;
 mod dynamodb;
 mod errors;
 mod fuzz;
+mod hardening;
 mod helpers;
 mod idempotency;
 mod lambda;
