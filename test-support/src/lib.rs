@@ -1,5 +1,5 @@
 //! Tandem's test harness, shared by the API, bot, browser and deploy-rehearsal tests: the
-//! API served in-process through production's [`api::serve`] ([`ApiServer`]), a program
+//! API served in-process through production's [`api::serve()`] ([`ApiServer`]), a program
 //! started under a guard that kills it even when the test fails ([`RunningBinary`]),
 //! [`free_port`], and an emulator of the Telegram Bot API ([`telegram`]).
 //!

@@ -1,4 +1,4 @@
-//! The API served in-process on a free port of 127.0.0.1, through [`api::serve`] as
+//! The API served in-process on a free port of 127.0.0.1, through [`api::serve()`] as
 //! production serves it, so that handlers see the client's address.
 
 use std::net::SocketAddr;

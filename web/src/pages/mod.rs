@@ -1,7 +1,7 @@
 //! The dashboard's pages, one module each: create, pair, look up, list and stats; and what
-//! their forms share: the submit handler ([`on_submit`]), the submit button
-//! ([`SubmitButton`]), the answer ([`RecordResult`]) and the two ways they show what went
-//! wrong, [`FormProblem`] and [`request_failed`].
+//! their forms share: the submit handler (`on_submit`), the submit button
+//! (`SubmitButton`), the answer (`RecordResult`) and the two ways they show what went
+//! wrong, `FormProblem` and `request_failed`.
 
 mod create;
 mod list;
