@@ -104,6 +104,9 @@ fn pairing_status_and_code(error: &PairingError) -> (StatusCode, ErrorCode) {
             StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::IdempotencyKeyReused,
         ),
+        PairingError::CodeOutlivesToken { .. } => {
+            (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidField)
+        }
         PairingError::Store(StoreError::Overloaded) => {
             (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Overloaded)
         }

@@ -40,6 +40,14 @@ pub enum PairingError {
     /// The idempotency key was used before with another request body.
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyKeyReused,
+    /// The short code was asked to outlive its token.
+    #[error("code_ttl_seconds must be at most the token's ttl_seconds ({ttl} s; got {code_ttl} s)")]
+    CodeOutlivesToken {
+        /// The token's lifetime, in seconds.
+        ttl: u64,
+        /// The code's, in seconds.
+        code_ttl: u64,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -90,6 +98,17 @@ impl Pairings {
     ) -> Result<Created, PairingError> {
         let now = self.clock.now();
         let ttl = request.ttl_seconds.unwrap_or(Ttl::DEFAULT);
+        let code_ttl = match request.code_ttl_seconds {
+            Some(code_ttl) if code_ttl.seconds() > ttl.seconds() => {
+                return Err(PairingError::CodeOutlivesToken {
+                    ttl: ttl.seconds(),
+                    code_ttl: code_ttl.seconds(),
+                });
+            }
+            Some(code_ttl) => code_ttl,
+            None if Ttl::CODE_DEFAULT.seconds() > ttl.seconds() => ttl,
+            None => Ttl::CODE_DEFAULT,
+        };
         let idempotency = idempotency_key.map(|key| IdempotencyClaim {
             key,
             request_hash: request_hash(&request),
@@ -106,6 +125,7 @@ impl Pairings {
                 paired_at: None,
                 expires_at: Some(now + ttl.duration()),
             },
+            code_expires_at: request.code.then(|| now + code_ttl.duration()),
             pair_ttl: request.pair_ttl_seconds,
             idempotency,
         };
@@ -171,7 +191,10 @@ impl Pairings {
     }
 
     /// Pairs `entity` with the creator of the token that the short `code` stands for,
-    /// with the same rules as [`Pairings::pair`].
+    /// with the same rules as [`Pairings::pair`]. A code is single-use: once its token is
+    /// paired (with another entity) or deleted, or its own lifetime is over, it answers
+    /// exactly as a code that never existed, [`PairingError::CodeNotFound`]; the entity
+    /// that paired gets its pairing again.
     pub async fn pair_by_code(
         &self,
         tenant: &TenantId,
@@ -180,10 +203,15 @@ impl Pairings {
     ) -> Result<TokenRecord, PairingError> {
         let token = self
             .store
-            .resolve_code(tenant, code, self.clock.now())
+            .resolve_code(tenant, code, entity, self.clock.now())
             .await?
             .ok_or(PairingError::CodeNotFound)?;
-        self.pair(tenant, &token, entity).await
+        match self.pair(tenant, &token, entity).await {
+            Err(PairingError::NotFound | PairingError::AlreadyPaired) => {
+                Err(PairingError::CodeNotFound)
+            }
+            outcome => outcome,
+        }
     }
 
     /// Deletes `token` and its pairing, returning what was deleted.

@@ -109,6 +109,9 @@ impl Ttl {
     pub const MAX: Ttl = Ttl(30 * 24 * 60 * 60);
     /// The lifetime of a pending token when the request names none: one day.
     pub const DEFAULT: Ttl = Ttl(24 * 60 * 60);
+    /// How long a short code can be used when the request names no lifetime: fifteen
+    /// minutes (or the token's lifetime, when that is shorter).
+    pub const CODE_DEFAULT: Ttl = Ttl(15 * 60);
 
     /// Accepts 60 ..= 2 592 000 seconds.
     pub fn parse(seconds: u64) -> Result<Self, ValidationError> {

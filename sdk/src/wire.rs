@@ -29,16 +29,39 @@ pub struct CreateToken {
     /// Also issue a short human code (`XXXX-XXXX`) that pairs like the token.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub code: bool,
+    /// How long the short code can be used, in seconds (60 up to the token's
+    /// `ttl_seconds`; default 900, or the token's lifetime when that is shorter). A code is
+    /// single-use: it also stops working once its token is paired or deleted.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "code_ttl_seconds"
+    )]
+    pub code_ttl_seconds: Option<Ttl>,
 }
 
 /// `pair_ttl_seconds` as a [`Ttl`], whose errors then name `pair_ttl_seconds`.
 fn pair_ttl_seconds<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Ttl>, D::Error> {
+    ttl_named(deserializer, "pair_ttl_seconds")
+}
+
+/// `code_ttl_seconds` as a [`Ttl`], whose errors then name `code_ttl_seconds`.
+fn code_ttl_seconds<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Ttl>, D::Error> {
+    ttl_named(deserializer, "code_ttl_seconds")
+}
+
+/// An optional [`Ttl`] whose errors name `field`.
+fn ttl_named<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+    field: &'static str,
+) -> Result<Option<Ttl>, D::Error> {
     Option::<u64>::deserialize(deserializer)?
         .map(|seconds| {
-            Ttl::parse(seconds)
-                .map_err(|e| serde::de::Error::custom(e.for_field("pair_ttl_seconds")))
+            Ttl::parse(seconds).map_err(|e| serde::de::Error::custom(e.for_field(field)))
         })
         .transpose()
 }
@@ -52,6 +75,7 @@ impl CreateToken {
             pair_ttl_seconds: None,
             label: None,
             code: false,
+            code_ttl_seconds: None,
         }
     }
 
@@ -66,6 +90,14 @@ impl CreateToken {
     #[must_use]
     pub fn ttl(mut self, ttl: Ttl) -> Self {
         self.ttl_seconds = Some(ttl);
+        self
+    }
+
+    /// Asks for a short code that can be used for `ttl` (at most the token's lifetime).
+    #[must_use]
+    pub fn with_code_for(mut self, ttl: Ttl) -> Self {
+        self.code = true;
+        self.code_ttl_seconds = Some(ttl);
         self
     }
 

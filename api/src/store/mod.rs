@@ -60,9 +60,11 @@ impl StoreError {
 /// A record to insert, with what only the store needs to know.
 #[derive(Debug, Clone)]
 pub struct NewToken {
-    /// The record as it reads right after creation. Its short code, if any, resolves
-    /// until `record.expires_at` (the end of the pending window).
+    /// The record as it reads right after creation.
     pub record: TokenRecord,
+    /// Until when its short code, if any, resolves (at most `record.expires_at`, and only
+    /// while the record is pending).
+    pub code_expires_at: Option<DateTime<Utc>>,
     /// How long the pairing lives once made; `None`: until deleted.
     pub pair_ttl: Option<Ttl>,
     /// The `Idempotency-Key` the record was created with, if any.
@@ -140,11 +142,16 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Inserted, StoreError>;
 
-    /// The token that the short `code` stands for, while it resolves.
+    /// The token that the short `code` stands for, while it resolves for `presenter`:
+    /// before the code's own expiry, and while its record is live and pending (or paired
+    /// with `presenter`, whose retry then gets its pairing). A store may return a token
+    /// whose record turns out not to be pairable (DynamoDB, which would need a second read
+    /// to know); the pairing rules then answer as for an unknown code.
     async fn resolve_code(
         &self,
         tenant: &TenantId,
         code: &ShortCode,
+        presenter: &EntityId,
         now: DateTime<Utc>,
     ) -> Result<Option<Token>, StoreError>;
 

@@ -67,9 +67,93 @@ async fn pairing_by_code_accepts_any_case_with_or_without_the_dash() {
     let paired: Value = response.json().await.unwrap();
     assert_eq!(paired["token"], created["token"]);
     assert_eq!(paired["entity_b"], "phone");
-    // The same rules as pairing by token.
+    // A retry by the entity that paired gets its pairing again.
     assert_eq!(app.pair_code(code, "phone").await.status(), 200);
-    assert_error(app.pair_code(code, "intruder").await, 409, "already_paired").await;
+}
+
+#[tokio::test]
+async fn a_used_or_deleted_code_answers_exactly_as_one_that_never_existed() {
+    let app = spawn_app().await;
+    let used = create_with_code(&app, "tv", 600).await;
+    let deleted = create_with_code(&app, "radio", 600).await;
+    let (used_code, deleted_code) = (
+        used["code"].as_str().unwrap(),
+        deleted["code"].as_str().unwrap(),
+    );
+    let never = another_code(used_code);
+    let never = if never == deleted_code {
+        another_code(deleted_code)
+    } else {
+        never
+    };
+    assert_eq!(app.pair_code(used_code, "phone").await.status(), 200);
+    let token = deleted["token"].as_str().unwrap();
+    let deletion = app
+        .http
+        .delete(app.url(&format!("/v1/tokens/{token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deletion.status(), 204);
+
+    let unknown = assert_error(app.pair_code(never, "intruder").await, 404, "not_found").await;
+    let after_use =
+        assert_error(app.pair_code(used_code, "intruder").await, 404, "not_found").await;
+    let after_delete = assert_error(
+        app.pair_code(deleted_code, "intruder").await,
+        404,
+        "not_found",
+    )
+    .await;
+
+    assert_eq!(after_use, unknown);
+    assert_eq!(after_delete, unknown);
+    // By token, the pairing rules still say why.
+    let by_token = app.pair(used["token"].as_str().unwrap(), "intruder").await;
+    assert_error(by_token, 409, "already_paired").await;
+}
+
+#[tokio::test]
+async fn a_code_lives_fifteen_minutes_unless_asked_otherwise_and_never_past_its_token() {
+    let app = spawn_app().await;
+    let short = create_with_code(&app, "tv", 86_400).await;
+    let long = app
+        .create(json!({ "entity": "radio", "code": true, "ttl_seconds": 86_400, "code_ttl_seconds": 3_600 }))
+        .await;
+    assert_eq!(long.status(), 201);
+    let long: Value = long.json().await.unwrap();
+    let outliving = app
+        .create(
+            json!({ "entity": "tv", "code": true, "ttl_seconds": 600, "code_ttl_seconds": 601 }),
+        )
+        .await;
+    let too_short = app
+        .create(json!({ "entity": "tv", "code": true, "code_ttl_seconds": 30 }))
+        .await;
+
+    app.clock.advance(Duration::minutes(15));
+
+    let message = assert_error(outliving, 422, "invalid_field").await;
+    assert!(message.contains("code_ttl_seconds"), "{message}");
+    let message = assert_error(too_short, 422, "invalid_field").await;
+    assert!(message.contains("code_ttl_seconds"), "{message}");
+    let expired = app
+        .pair_code(short["code"].as_str().unwrap(), "phone")
+        .await;
+    assert_error(expired, 404, "not_found").await;
+    let token: Value = app
+        .get(short["token"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(token["status"], "pending", "the token outlives its code");
+    assert_eq!(
+        app.pair_code(long["code"].as_str().unwrap(), "phone")
+            .await
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]

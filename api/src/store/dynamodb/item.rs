@@ -292,6 +292,7 @@ mod tests {
                 paired_at: None,
                 expires_at: Some(now + chrono::Duration::hours(1)),
             },
+            code_expires_at: None,
             pair_ttl: None,
             idempotency: None,
         };

@@ -35,10 +35,13 @@ impl Store for DynamoStore {
         self.insert_with_claims(tenant, new, now).await
     }
 
+    /// The code's own item says which token and until when, not whether the token is still
+    /// pending: for that the pair that follows answers (see [`Store::resolve_code`]).
     async fn resolve_code(
         &self,
         tenant: &TenantId,
         code: &ShortCode,
+        _presenter: &EntityId,
         now: DateTime<Utc>,
     ) -> Result<Option<Token>, StoreError> {
         let Some(item) = self

@@ -83,7 +83,7 @@ impl DynamoStore {
         };
         let code_index = match &r.code {
             Some(code) => {
-                let item = to_item(&CodeItem::new(tenant, code, &r.token, r.expires_at))?;
+                let item = to_item(&CodeItem::new(tenant, code, &r.token, new.code_expires_at))?;
                 writes.push(
                     TransactWriteItem::builder()
                         .put(claim(item).build().map_err(build)?)

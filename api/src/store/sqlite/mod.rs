@@ -218,11 +218,13 @@ impl Store for SqliteStore {
         &self,
         tenant: &TenantId,
         code: &ShortCode,
+        presenter: &EntityId,
         now: DateTime<Utc>,
     ) -> Result<Option<Token>, StoreError> {
         let (tenant, code) = (tenant.as_str().to_owned(), code.letters().to_owned());
+        let presenter = presenter.as_str().to_owned();
         self.read("resolving a short code", move |conn| {
-            reads::code(conn, &tenant, &code, millis(now))
+            reads::code(conn, &tenant, &code, &presenter, millis(now))
         })
         .await
     }

@@ -8,20 +8,24 @@ use super::rows::{columns, millis, parsed, record_from_row};
 use crate::domain::{Cursor, TenantId};
 use crate::store::{STATS_WINDOW, StatsCounts};
 
-/// The token that the short code `code` (its letters) stands for, while it resolves.
+/// The token that the short code `code` (its letters) stands for, while it resolves for
+/// `presenter`: before its own expiry, on a live record that is pending or paired with
+/// `presenter`. One indexed read whether the code is unknown, expired or used up.
 pub(super) fn code(
     conn: &Connection,
     tenant: &str,
     code: &str,
+    presenter: &str,
     now: i64,
 ) -> rusqlite::Result<Option<Token>> {
     conn.prepare_cached(concat!(
         "SELECT token FROM tokens
-         WHERE code = :code AND tenant = :tenant AND code_expires_at > :now AND ",
+         WHERE code = :code AND tenant = :tenant AND code_expires_at > :now
+           AND (entity_b IS NULL OR entity_b = :presenter) AND ",
         live!()
     ))?
     .query_row(
-        named_params! { ":code": code, ":tenant": tenant, ":now": now },
+        named_params! { ":code": code, ":tenant": tenant, ":presenter": presenter, ":now": now },
         |row| parsed(row, 0, Token::parse),
     )
     .optional()

@@ -17,6 +17,7 @@ fn record(token: &str, created_at: DateTime<Utc>, ttl: Span) -> NewToken {
             paired_at: None,
             expires_at: Some(created_at + ttl),
         },
+        code_expires_at: None,
         pair_ttl: None,
         idempotency: None,
     }

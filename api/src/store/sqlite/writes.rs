@@ -120,7 +120,7 @@ pub(super) fn insert(
         let held: bool = tx
             .prepare_cached(concat!(
                 "SELECT EXISTS (SELECT 1 FROM tokens
-                 WHERE code = :code AND code_expires_at > :now AND ",
+                 WHERE code = :code AND code_expires_at > :now AND entity_b IS NULL AND ",
                 live!(),
                 ")"
             ))?
@@ -131,7 +131,7 @@ pub(super) fn insert(
         if held {
             return Err(StoreError::DuplicateCode.into());
         }
-        // A code no live record resolves may be given out again.
+        // A code no live, pending record resolves may be given out again.
         tx.prepare_cached("UPDATE tokens SET code = NULL WHERE code = ?1")?
             .execute(params![code.letters()])?;
     }
@@ -153,7 +153,7 @@ pub(super) fn insert(
             r.expires_at.map(millis),
             new.pair_ttl.map(|t| t.seconds() as i64),
             r.code.as_ref().map(ShortCode::letters),
-            r.code.as_ref().and(r.expires_at.map(millis)),
+            r.code.as_ref().and(new.code_expires_at.map(millis)),
         ])?;
     if inserted == 0 {
         return Err(StoreError::Duplicate.into());
