@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 
+use crate::long_polls::{LongPolls, MAX_WAIT, MAX_WAIT_ON_LAMBDA};
 use crate::serve::ServeLimits;
 use crate::store::{Durability, SqliteOptions, StoreUrl};
 
@@ -64,6 +65,17 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=300))]
     pub request_timeout_seconds: u64,
 
+    /// The longest a long-poll (`?wait=N`) waits, in seconds; a longer wait is cut to this.
+    /// Default: 25, or 10 under Lambda, where every second of a wait is billed.
+    #[arg(long, env = "TANDEM_MAX_WAIT_SECONDS",
+          value_parser = clap::value_parser!(u64).range(0..=25))]
+    pub max_wait_seconds: Option<u64>,
+
+    /// How many long-polls one tenant may hold at once in this process; one more is `429`.
+    #[arg(long, env = "TANDEM_WAITS_PER_TENANT", default_value_t = 16,
+          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub waits_per_tenant: u64,
+
     /// How many connections the local server serves at once; more wait to be accepted.
     #[arg(long, env = "TANDEM_MAX_CONNECTIONS", default_value_t = 1024,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
@@ -97,6 +109,21 @@ impl Config {
             wal_limit_bytes: self.sqlite_wal_limit_mb * 1024 * 1024,
             ..SqliteOptions::default()
         }
+    }
+
+    /// The long-polls' limits; `AWS_LAMBDA_RUNTIME_API` set means under Lambda.
+    pub fn long_polls(&self) -> LongPolls {
+        let on_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
+        let default = if on_lambda {
+            MAX_WAIT_ON_LAMBDA
+        } else {
+            MAX_WAIT
+        };
+        let max_wait = self.max_wait_seconds.map_or(default, Duration::from_secs);
+        LongPolls::new(
+            max_wait,
+            usize::try_from(self.waits_per_tenant).unwrap_or(usize::MAX),
+        )
     }
 
     /// The local server's limits on connections.

@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod extract;
 pub mod local_only;
+pub mod long_polls;
 pub mod pairing;
 pub mod routes;
 pub mod serve;
@@ -37,6 +38,7 @@ use crate::auth::{Access, ApiKeys};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::long_polls::LongPolls;
 use crate::pairing::Pairings;
 use crate::store::Store;
 
@@ -54,6 +56,8 @@ pub struct AppState {
     pub dashboard_dir: Option<Arc<PathBuf>>,
     /// How long a request may take (a long-poll's wait on top); then `408`.
     pub request_timeout: Duration,
+    /// The long-polls in progress, and their limits.
+    pub long_polls: Arc<LongPolls>,
 }
 
 /// How long a request may take by default.
@@ -67,7 +71,15 @@ impl AppState {
             access: Arc::new(Access::open()),
             dashboard_dir: None,
             request_timeout: REQUEST_TIMEOUT,
+            long_polls: Arc::new(LongPolls::default()),
         }
+    }
+
+    /// The same state with long-polls limited by `long_polls`.
+    #[must_use]
+    pub fn with_long_polls(mut self, long_polls: LongPolls) -> Self {
+        self.long_polls = Arc::new(long_polls);
+        self
     }
 
     /// The same state giving each request `timeout`, plus a long-poll's wait.
@@ -147,6 +159,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     Ok(AppState::new(store, Arc::new(SystemClock))
         .with_access(access)
         .with_request_timeout(Duration::from_secs(config.request_timeout_seconds))
+        .with_long_polls(config.long_polls())
         .with_dashboard(
             config.dashboard_dir_in(
                 std::env::var_os("LAMBDA_TASK_ROOT")

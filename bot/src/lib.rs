@@ -14,6 +14,7 @@ mod tandem;
 mod telegram;
 
 use anyhow::Context as _;
+use secrecy::ExposeSecret as _;
 use teloxide::dispatching::UpdateHandler;
 use teloxide::prelude::*;
 
@@ -49,6 +50,11 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
                 .webhook_secret
                 .clone()
                 .context("webhook mode needs TELEGRAM_WEBHOOK_SECRET")?;
+            // An empty secret would let any caller that sends an empty header through.
+            anyhow::ensure!(
+                !secret.expose_secret().trim().is_empty(),
+                "TELEGRAM_WEBHOOK_SECRET is empty: webhook mode needs the secret given to setWebhook"
+            );
             running.serve_webhook(secret, config.listen).await
         }
     }

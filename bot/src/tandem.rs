@@ -53,11 +53,20 @@ pub(crate) fn partner_in(record: &TokenRecord, me: &EntityId) -> Option<ChatId> 
 
 /// The live records this chat is part of (as either side), newest first.
 pub(crate) async fn records_of(ctx: &Ctx, chat: ChatId) -> Result<Vec<TokenRecord>, sdk::Error> {
-    Ok(ctx
-        .api
-        .list_tokens(&entity_of(chat), Some(sdk::PageLimit::MAX), None)
-        .await?
-        .items)
+    let entity = entity_of(chat);
+    let mut records = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = ctx
+            .api
+            .list_tokens(&entity, Some(sdk::PageLimit::MAX), cursor.as_ref())
+            .await?;
+        records.extend(page.items);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(records),
+        }
+    }
 }
 
 /// Tells the chat, in words, why the API said no.

@@ -88,8 +88,9 @@ async fn create_token(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct GetParams {
-    /// With `If-None-Match`: wait up to this many seconds (at most 25) for the record to
-    /// change before answering `304`.
+    /// With `If-None-Match`: wait up to this many seconds (at most 25; the server may cut
+    /// it shorter, 10 by default under Lambda) for the record to change before answering
+    /// `304`. A tenant holds at most 16 waits at once per server process (`429` past that).
     #[param(value_type = Option<u64>)]
     wait: Option<WaitSeconds>,
 }
@@ -127,9 +128,14 @@ async fn get_token(
     let changed = if known.is_empty() {
         Some(state.pairings.get(&tenant, &token.0).await?)
     } else {
+        // A wait takes one of the tenant's places; a conditional read without one does not.
+        let _waiting = (wait != WaitSeconds::NONE)
+            .then(|| state.long_polls.begin(&tenant))
+            .transpose()?;
+        let wait = wait.duration().min(state.long_polls.max_wait());
         state
             .pairings
-            .wait_for_change(&tenant, &token.0, &known, wait.duration())
+            .wait_for_change(&tenant, &token.0, &known, wait)
             .await?
     };
     Ok(match changed {

@@ -6,7 +6,7 @@ use api::AppState;
 use api::clock::SystemClock;
 use serde_json::Value;
 
-use crate::helpers::{Backend, assert_error, spawn_app, spawn_app_on};
+use crate::helpers::{Backend, assert_error, spawn_app, spawn_app_on, start_binary};
 
 async fn long_poll(
     app: &crate::helpers::TestApp,
@@ -126,4 +126,62 @@ async fn on_dynamodb_a_long_poll_sees_a_pairing_made_by_another_instance() {
     paired.unwrap();
     assert_eq!(polled.status(), 200);
     assert_eq!(polled.json::<Value>().await.unwrap()["entity_b"], "phone");
+}
+
+#[tokio::test]
+async fn a_tenant_holds_a_limited_number_of_waits_and_each_is_cut_to_the_longest() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite://{}", dir.path().join("t.db").display());
+    let api = start_binary(
+        &store,
+        &["--waits-per-tenant", "1", "--max-wait-seconds", "2"],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let created: Value = http
+        .post(format!("{}/v1/tokens", api.address()))
+        .json(&serde_json::json!({ "entity": "tv" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = format!(
+        "{}/v1/tokens/{}",
+        api.address(),
+        created["token"].as_str().unwrap()
+    );
+    let poll = |wait: u64| {
+        http.get(format!("{url}?wait={wait}"))
+            .header("if-none-match", "\"pending\"")
+            .send()
+    };
+    let started = Instant::now();
+
+    let (first, second) = tokio::join!(poll(20), async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let second = poll(20).await.unwrap();
+        let plain = http.get(&url).send().await.unwrap();
+        (second, plain)
+    });
+    let (second, plain) = second;
+
+    assert_eq!(first.unwrap().status(), 304);
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "a wait of 20 s was not cut to 2 s: {:?}",
+        started.elapsed()
+    );
+    assert_error(second, 429, "rate_limited").await;
+    assert_eq!(
+        plain.status(),
+        200,
+        "a read that does not wait is not limited"
+    );
+    assert_eq!(
+        poll(1).await.unwrap().status(),
+        304,
+        "the place is free again"
+    );
 }

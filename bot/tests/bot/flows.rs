@@ -290,3 +290,53 @@ async fn webhook_mode_checks_the_secret_and_handles_updates() {
     assert_eq!(right.status(), 200);
     telegram.wait_for_text(ALICE, "Commands", PATIENCE).await;
 }
+
+#[tokio::test]
+async fn delete_token_deletes_every_record_of_the_chat_past_the_first_page() {
+    let world = World::start(&[]).await;
+    let api = sdk::Client::new(&world.api.url);
+    let alice = sdk::EntityId::parse(format!("tg:{ALICE}")).unwrap();
+    // More than one page of the listing (100).
+    for _ in 0..105 {
+        api.create_token(&sdk::CreateToken::new(&alice))
+            .await
+            .unwrap();
+    }
+
+    world.ask(ALICE, "/deleteToken", "Deleted.").await;
+
+    let left = api.list_tokens(&alice, None, None).await.unwrap();
+    assert!(left.items.is_empty(), "{} records left", left.items.len());
+}
+
+#[tokio::test]
+async fn webhook_mode_refuses_to_start_with_an_empty_secret() {
+    let telegram = Telegram::start().await;
+    let api = ApiServer::on_fresh_sqlite().await;
+    let mut bot = start_bot(
+        &telegram,
+        &api,
+        &[
+            ("TANDEM_BOT_MODE", "webhook"),
+            ("TELEGRAM_WEBHOOK_SECRET", " "),
+            (
+                "TANDEM_BOT_LISTEN",
+                &format!("127.0.0.1:{}", test_support::free_port()),
+            ),
+        ],
+    );
+
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = bot.try_wait() {
+            break status;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the bot started with an empty secret"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    assert!(!status.success(), "{status}");
+}
