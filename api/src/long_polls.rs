@@ -1,5 +1,5 @@
 //! The long-polls of one process: each waits at most [`LongPolls::max_wait`], and a
-//! tenant (the keys of one tenant together) holds at most [`LongPolls::per_tenant`] at
+//! tenant (the keys of one tenant together) holds at most its `per_tenant` at
 //! once; one more is `429` with `Retry-After`. A wait holds a connection here, and under
 //! Lambda a whole instance billed for every second of it (see the README).
 

@@ -275,7 +275,7 @@ async fn webhook_mode_checks_the_secret_and_handles_updates() {
             ("TANDEM_BOT_LISTEN", &webhook.listen),
         ],
     );
-    let update = Webhook::start_update(ALICE);
+    let update = test_support::telegram::command_update(ALICE, "/start");
     let wrong = webhook.post(Some("wrong"), &update).await;
     assert_eq!(wrong.status(), 401);
     let missing = webhook.post(None, &update).await;

@@ -118,20 +118,6 @@ impl Webhook {
         }
     }
 
-    /// The update Telegram sends when `chat` types `/start`.
-    pub fn start_update(chat: i64) -> serde_json::Value {
-        serde_json::json!({
-            "update_id": 1,
-            "message": {
-                "message_id": 1, "date": 1_764_000_000,
-                "chat": { "id": chat, "type": "private", "first_name": "A" },
-                "from": { "id": chat, "is_bot": false, "first_name": "A" },
-                "text": "/start",
-                "entities": [{ "type": "bot_command", "offset": 0, "length": 6 }]
-            }
-        })
-    }
-
     /// Posts `update` to `POST /telegram/webhook` with `secret` in Telegram's header (none:
     /// no header), waiting for the bot to listen first.
     pub async fn post(

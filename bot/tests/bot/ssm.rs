@@ -66,7 +66,7 @@ async fn secrets_written_as_ssm_names_are_read_from_parameter_store() {
             ("TANDEM_BOT_LISTEN", &webhook.listen),
         ],
     );
-    let update = Webhook::start_update(ALICE);
+    let update = test_support::telegram::command_update(ALICE, "/start");
 
     // Another secret is refused…
     let by_reference = webhook.post(Some("not-the-secret"), &update).await;

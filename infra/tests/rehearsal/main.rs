@@ -14,7 +14,7 @@ mod zips;
 use std::time::{Duration, Instant};
 
 use sdk::{CreateToken, EntityId};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::function::Deployed;
 use crate::stage::{Arch, NAME, REGION, Stage};
@@ -257,7 +257,7 @@ async fn the_bot_checks_its_secret_and_answers(stage: &Stage, api_url: &str) {
         )
         .await;
     let webhook = format!("{}/telegram/webhook", bot.url);
-    let update = generate_token_update();
+    let update = test_support::telegram::command_update(CHAT, "/generateToken");
     bot.wait_until_answering(|http| http.post(&webhook).json(&update), 401)
         .await;
     let http = reqwest::Client::new();
@@ -286,20 +286,6 @@ async fn the_bot_checks_its_secret_and_answers(stage: &Stage, api_url: &str) {
         .telegram
         .wait_for_text(CHAT, "Your token: ", Duration::from_secs(30))
         .await;
-}
-
-/// The update Telegram sends when `CHAT` types `/generateToken`.
-fn generate_token_update() -> Value {
-    json!({
-        "update_id": 1,
-        "message": {
-            "message_id": 1, "date": 1_764_000_000,
-            "chat": { "id": CHAT, "type": "private", "first_name": "R" },
-            "from": { "id": CHAT, "is_bot": false, "first_name": "R" },
-            "text": "/generateToken",
-            "entities": [{ "type": "bot_command", "offset": 0, "length": 14 }]
-        }
-    })
 }
 
 /// `destroy` removes the webhook and everything the deploy made.

@@ -289,3 +289,19 @@ impl Drop for ServerGuard {
         self.shared.update_queued.notify_waiters();
     }
 }
+
+/// The update Telegram sends a webhook when the private chat `chat` types the command
+/// `text` (such as `/start`).
+pub fn command_update(chat: i64, text: &str) -> serde_json::Value {
+    let command = text.split_whitespace().next().unwrap_or_default();
+    json!({
+        "update_id": 1,
+        "message": {
+            "message_id": 1, "date": 1_764_000_000,
+            "chat": { "id": chat, "type": "private", "first_name": "A" },
+            "from": { "id": chat, "is_bot": false, "first_name": "A" },
+            "text": text,
+            "entities": [{ "type": "bot_command", "offset": 0, "length": command.chars().count() }]
+        }
+    })
+}
