@@ -94,7 +94,8 @@ impl Deployed {
             .current_dir(&stage.root)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        let runtime = RunningBinary::start_group(watch);
+        let mut runtime = RunningBinary::start_group(watch);
+        wait_for_port(&mut runtime, port).await;
 
         let bootstrap = task_root.join("bootstrap");
         let mut function = match self.architecture.as_str() {
@@ -139,6 +140,25 @@ impl Deployed {
             function,
             _runtime: runtime,
         }
+    }
+}
+
+/// Waits until the runtime emulator accepts connections on `port`: a bootstrap started
+/// earlier fails at once, as it would under Lambda without its runtime API.
+async fn wait_for_port(runtime: &mut RunningBinary, port: u16) {
+    let started = Instant::now();
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        if let Some(exit) = runtime.try_wait() {
+            panic!("`cargo lambda watch` exited ({exit}) before it listened");
+        }
+        assert!(
+            started.elapsed() < STARTUP_PATIENCE,
+            "`cargo lambda watch` did not listen on {port} within {STARTUP_PATIENCE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
