@@ -27,8 +27,9 @@ use tower::ServiceExt as _;
 /// The limits of [`serve`].
 #[derive(Debug, Clone, Copy)]
 pub struct ServeLimits {
-    /// How long a connection may take to send a request's headers, from its first byte or
-    /// from the end of its previous request.
+    /// How long a connection may take to send a request's headers, counted from when the
+    /// server starts waiting for them (the connection opening, or the end of the previous
+    /// request): so a keep-alive connection left idle this long is closed too.
     pub header_read_timeout: Duration,
     /// How many connections are served at once.
     pub max_connections: usize,
