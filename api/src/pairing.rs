@@ -99,15 +99,14 @@ impl Pairings {
         let now = self.clock.now();
         let ttl = request.ttl_seconds.unwrap_or(Ttl::DEFAULT);
         let code_ttl = match request.code_ttl_seconds {
-            Some(code_ttl) if code_ttl.seconds() > ttl.seconds() => {
+            Some(code_ttl) if code_ttl > ttl => {
                 return Err(PairingError::CodeOutlivesToken {
                     ttl: ttl.seconds(),
                     code_ttl: code_ttl.seconds(),
                 });
             }
             Some(code_ttl) => code_ttl,
-            None if Ttl::CODE_DEFAULT.seconds() > ttl.seconds() => ttl,
-            None => Ttl::CODE_DEFAULT,
+            None => Ttl::CODE_DEFAULT.min(ttl),
         };
         let idempotency = idempotency_key.map(|key| IdempotencyClaim {
             key,
