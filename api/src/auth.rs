@@ -101,11 +101,7 @@ pub struct Access {
     /// What is served without keys.
     local: LocalHosts,
     per_key: Option<DefaultKeyedRateLimiter<usize>>,
-    code_guesses: DefaultKeyedRateLimiter<(TenantId, Option<IpAddr>)>,
 }
-
-/// Pair-by-code attempts allowed per tenant and client address, per minute.
-pub const CODE_ATTEMPTS_PER_MINUTE: u32 = 10;
 
 impl Access {
     /// Access with `keys` (`None`: authentication off) and at most `per_second` requests
@@ -115,12 +111,10 @@ impl Access {
             (Some(_), Some(rate)) => Some(RateLimiter::keyed(Quota::per_second(rate))),
             _ => None,
         };
-        let attempts = NonZeroU32::new(CODE_ATTEMPTS_PER_MINUTE).expect("non-zero");
         Self {
             keys,
             local: LocalHosts::default(),
             per_key,
-            code_guesses: RateLimiter::keyed(Quota::per_minute(attempts)),
         }
     }
 
@@ -161,24 +155,6 @@ impl Access {
                 })?;
         }
         Ok(tenant.clone())
-    }
-
-    /// Counts one pair-by-code attempt of `tenant` from `client`; `429` past the limit.
-    pub fn count_code_attempt(
-        &self,
-        tenant: &TenantId,
-        client: Option<IpAddr>,
-    ) -> Result<(), ApiError> {
-        let limiter = &self.code_guesses;
-        // Forget clients that have been quiet for a minute, so the table stays small.
-        if limiter.len() > 10_000 {
-            limiter.retain_recent();
-        }
-        limiter
-            .check_key(&(tenant.clone(), client))
-            .map_err(|not_until| ApiError::RateLimited {
-                retry_after: not_until.wait_time_from(DefaultClock::default().now()),
-            })
     }
 }
 

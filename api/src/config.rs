@@ -9,7 +9,7 @@ use secrecy::SecretString;
 
 use crate::long_polls::{LongPolls, MAX_WAIT, MAX_WAIT_ON_LAMBDA};
 use crate::serve::ServeLimits;
-use crate::store::{Durability, SqliteOptions, StoreUrl};
+use crate::store::{Durability, GuessLimits, SqliteOptions, StoreUrl};
 
 /// Tandem's HTTP API: pairing as a service.
 ///
@@ -81,6 +81,18 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_connections: u64,
 
+    /// Failed short-code attempts allowed per end user (or, without `Tandem-End-User`, per
+    /// client address) and clock hour, across every process on the store.
+    #[arg(long, env = "TANDEM_CODE_FAILURES_PER_HOUR", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub code_failures_per_hour: u32,
+
+    /// Failed short-code attempts allowed per tenant and clock hour, all its end users and
+    /// addresses together, across every process on the store.
+    #[arg(long, env = "TANDEM_TENANT_CODE_FAILURES_PER_HOUR", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub tenant_code_failures_per_hour: u32,
+
     /// Requests per second allowed per API key, in bursts of as many; 0: no limit.
     /// Without API keys there is no limit.
     #[arg(long, env = "TANDEM_RATE_LIMIT", default_value_t = 100)]
@@ -124,6 +136,14 @@ impl Config {
             max_wait,
             usize::try_from(self.waits_per_tenant).unwrap_or(usize::MAX),
         )
+    }
+
+    /// The limits on failed short-code attempts.
+    pub fn guess_limits(&self) -> GuessLimits {
+        GuessLimits {
+            per_guesser: self.code_failures_per_hour,
+            per_tenant: self.tenant_code_failures_per_hour,
+        }
     }
 
     /// The local server's limits on connections.
@@ -188,6 +208,7 @@ mod tests {
         assert_eq!(config.store.to_string(), "sqlite://./data/tandem.db");
         assert_eq!(config.dashboard_dir, PathBuf::from("./web/dist"));
         assert!(config.command.is_none());
+        assert_eq!(config.guess_limits(), GuessLimits::default());
     }
 
     #[test]

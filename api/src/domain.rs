@@ -2,11 +2,12 @@
 //! where a listing stands (a cursor into it, a page of it).
 
 use std::fmt;
+use std::net::{IpAddr, Ipv6Addr};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use sdk::{PageCursor, Token, TokenRecord};
+use sdk::{EndUser, PageCursor, Token, TokenRecord};
 
 /// The tenant that owns a record; a tenant never sees another tenant's records.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -42,6 +43,47 @@ impl TenantId {
 impl fmt::Display for TenantId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// Who tries a short code, for the limits on failed guesses: the tenant's end user when the
+/// caller names one (`Tandem-End-User`), else the client's address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Guesser {
+    /// The user the application says is acting.
+    EndUser(EndUser),
+    /// The client's address; an IPv6 address counts by its /64, which one subscriber
+    /// usually holds whole.
+    Address(IpAddr),
+    /// Neither is known.
+    Unknown,
+}
+
+impl Guesser {
+    /// The guesser named by the request: its end user if any, else its address.
+    pub fn of(end_user: Option<EndUser>, address: Option<IpAddr>) -> Self {
+        match (end_user, address) {
+            (Some(user), _) => Self::EndUser(user),
+            (None, Some(address)) => Self::Address(address),
+            (None, None) => Self::Unknown,
+        }
+    }
+
+    /// The key a store counts this guesser's failures under: `user:…`, `ip:…` (an IPv6
+    /// address as its /64), or `unknown`. Never [`crate::store::WHOLE_TENANT`].
+    pub fn key(&self) -> String {
+        match self {
+            Self::EndUser(user) => format!("user:{user}"),
+            Self::Address(IpAddr::V4(v4)) => format!("ip:{v4}"),
+            Self::Address(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+                Some(v4) => format!("ip:{v4}"),
+                None => {
+                    let prefix = u128::from(*v6) & (u128::MAX << 64);
+                    format!("ip:{}/64", Ipv6Addr::from(prefix))
+                }
+            },
+            Self::Unknown => "unknown".to_owned(),
+        }
     }
 }
 
@@ -136,5 +178,28 @@ mod tests {
             let bad = PageCursor::parse(bad).unwrap();
             assert!(Cursor::try_from(&bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn guessers_are_keyed_by_end_user_else_by_address_with_ipv6_by_its_64() {
+        let ip = |text: &str| Some(text.parse::<IpAddr>().unwrap());
+        let user = EndUser::parse("telegram:42").unwrap();
+        assert_eq!(
+            Guesser::of(Some(user), ip("10.0.0.1")).key(),
+            "user:telegram:42"
+        );
+        assert_eq!(Guesser::of(None, ip("10.0.0.1")).key(), "ip:10.0.0.1");
+        let a = Guesser::of(None, ip("2001:db8:1:2:aaaa::1")).key();
+        let b = Guesser::of(None, ip("2001:db8:1:2:ffff:1:2:3")).key();
+        let other = Guesser::of(None, ip("2001:db8:1:3::1")).key();
+        assert_eq!(a, "ip:2001:db8:1:2::/64");
+        assert_eq!(a, b);
+        assert_ne!(a, other);
+        assert_eq!(
+            Guesser::of(None, ip("::ffff:10.0.0.1")).key(),
+            "ip:10.0.0.1"
+        );
+        assert_eq!(Guesser::of(None, None).key(), "unknown");
+        assert_ne!(Guesser::Unknown.key(), crate::store::WHOLE_TENANT);
     }
 }

@@ -98,6 +98,9 @@ fn pairing_status_and_code(error: &PairingError) -> (StatusCode, ErrorCode) {
         PairingError::NotFound | PairingError::CodeNotFound => {
             (StatusCode::NOT_FOUND, ErrorCode::NotFound)
         }
+        PairingError::TooManyGuesses { .. } => {
+            (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited)
+        }
         PairingError::AlreadyPaired => (StatusCode::CONFLICT, ErrorCode::AlreadyPaired),
         PairingError::SameEntity => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::SameEntity),
         PairingError::IdempotencyKeyReused => (
@@ -135,7 +138,8 @@ impl IntoResponse for ApiError {
                     HeaderValue::from_static("Bearer realm=\"tandem\""),
                 );
             }
-            Self::RateLimited { retry_after } => {
+            Self::RateLimited { retry_after }
+            | Self::Pairing(PairingError::TooManyGuesses { retry_after }) => {
                 headers.insert(
                     RETRY_AFTER,
                     HeaderValue::from(crate::auth::retry_after_seconds(*retry_after)),

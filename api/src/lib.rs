@@ -40,7 +40,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::long_polls::LongPolls;
 use crate::pairing::Pairings;
-use crate::store::Store;
+use crate::store::{GuessLimits, Store};
 
 /// The largest request body accepted; larger ones get `413`.
 pub const BODY_LIMIT_BYTES: usize = 16 * 1024;
@@ -93,6 +93,13 @@ impl AppState {
     #[must_use]
     pub fn with_dashboard(mut self, dir: impl Into<PathBuf>) -> Self {
         self.dashboard_dir = Some(Arc::new(dir.into()));
+        self
+    }
+
+    /// The same state with these limits on failed short-code attempts.
+    #[must_use]
+    pub fn with_guess_limits(mut self, limits: GuessLimits) -> Self {
+        self.pairings = self.pairings.with_guess_limits(limits);
         self
     }
 
@@ -160,6 +167,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         .with_access(access)
         .with_request_timeout(Duration::from_secs(config.request_timeout_seconds))
         .with_long_polls(config.long_polls())
+        .with_guess_limits(config.guess_limits())
         .with_dashboard(
             config.dashboard_dir_in(
                 std::env::var_os("LAMBDA_TASK_ROOT")

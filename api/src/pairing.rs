@@ -12,8 +12,11 @@ use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
 
 use crate::clock::Clock;
-use crate::domain::{Cursor, TenantId};
-use crate::store::{IdempotencyClaim, Inserted, NewToken, PairOutcome, Store, StoreError};
+use crate::domain::{Cursor, Guesser, TenantId};
+use crate::store::{
+    CodeAttempt, CodeOutcome, GuessLimits, IdempotencyClaim, Inserted, NewToken, PairOutcome,
+    Store, StoreError,
+};
 
 /// How long an `Idempotency-Key` is remembered.
 const IDEMPOTENCY_WINDOW: chrono::Duration = chrono::Duration::hours(24);
@@ -37,6 +40,16 @@ pub enum PairingError {
     /// No live token of this tenant has this short code.
     #[error("no live token has this code")]
     CodeNotFound,
+    /// The guesser, or the tenant as a whole, has used up its failed short-code attempts
+    /// for this hour.
+    #[error(
+        "too many wrong codes this hour: retry in {} s",
+        crate::auth::retry_after_seconds(*retry_after)
+    )]
+    TooManyGuesses {
+        /// How long until the limit lifts.
+        retry_after: Duration,
+    },
     /// The idempotency key was used before with another request body.
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyKeyReused,
@@ -67,6 +80,8 @@ pub enum Created {
 pub struct Pairings {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    /// The limits on failed short-code attempts.
+    guess_limits: GuessLimits,
     /// Tokens that changed (paired or deleted), for long-polls in this process.
     changes: broadcast::Sender<Token>,
 }
@@ -78,8 +93,16 @@ impl Pairings {
         Self {
             store,
             clock,
+            guess_limits: GuessLimits::default(),
             changes,
         }
+    }
+
+    /// The same rules with these limits on failed short-code attempts.
+    #[must_use]
+    pub fn with_guess_limits(mut self, limits: GuessLimits) -> Self {
+        self.guess_limits = limits;
+        self
     }
 
     /// The store underneath.
@@ -163,13 +186,19 @@ impl Pairings {
         token: &Token,
         entity: &EntityId,
     ) -> Result<TokenRecord, PairingError> {
-        match self
+        let outcome = self
             .store
             .pair(tenant, token, entity, self.clock.now())
-            .await?
-        {
+            .await?;
+        self.settle(outcome, entity)
+    }
+
+    /// What pairing `entity` came to, as the API answers it; wakes this process's
+    /// long-polls on a new pairing.
+    fn settle(&self, outcome: PairOutcome, entity: &EntityId) -> Result<TokenRecord, PairingError> {
+        match outcome {
             PairOutcome::Paired(record) => {
-                // Wakes this process's long-polls; nobody listening is fine.
+                // Nobody listening is fine.
                 let _ = self.changes.send(record.token.clone());
                 Ok(record)
             }
@@ -193,23 +222,33 @@ impl Pairings {
     /// with the same rules as [`Pairings::pair`]. A code is single-use: once its token is
     /// paired (with another entity) or deleted, or its own lifetime is over, it answers
     /// exactly as a code that never existed, [`PairingError::CodeNotFound`]; the entity
-    /// that paired gets its pairing again.
+    /// that paired gets its pairing again. `code` is `None` when what was presented is not
+    /// even a well-formed code, which fails the same way.
+    ///
+    /// Failed attempts count against `guesser` and against the tenant, in the store (so
+    /// across every process): past either limit of this hour, every attempt is
+    /// [`PairingError::TooManyGuesses`] until the hour ends, a right code too.
     pub async fn pair_by_code(
         &self,
         tenant: &TenantId,
-        code: &ShortCode,
+        code: Option<&ShortCode>,
         entity: &EntityId,
+        guesser: &Guesser,
     ) -> Result<TokenRecord, PairingError> {
-        let token = self
-            .store
-            .resolve_code(tenant, code, entity, self.clock.now())
-            .await?
-            .ok_or(PairingError::CodeNotFound)?;
-        match self.pair(tenant, &token, entity).await {
-            Err(PairingError::NotFound | PairingError::AlreadyPaired) => {
-                Err(PairingError::CodeNotFound)
-            }
-            outcome => outcome,
+        let guesser = guesser.key();
+        let attempt = CodeAttempt {
+            code,
+            presenter: entity,
+            guesser: &guesser,
+            limits: self.guess_limits,
+        };
+        let now = self.clock.now();
+        match self.store.pair_by_code(tenant, &attempt, now).await? {
+            CodeOutcome::Found(outcome) => self.settle(outcome, entity),
+            CodeOutcome::Failed => Err(PairingError::CodeNotFound),
+            CodeOutcome::Limited { until } => Err(PairingError::TooManyGuesses {
+                retry_after: (until - now).to_std().unwrap_or_default(),
+            }),
         }
     }
 
@@ -271,6 +310,9 @@ impl Pairings {
             expired: counts.expired,
             time_to_pair_p50_ms: percentile(latencies, 50),
             time_to_pair_p95_ms: percentile(latencies, 95),
+            code_failures: counts.code_failures,
+            code_failures_left: u64::from(self.guess_limits.per_tenant)
+                .saturating_sub(counts.code_failures),
         })
     }
 

@@ -6,7 +6,7 @@ use teloxide::prelude::*;
 use teloxide::types::Me;
 use teloxide::utils::command::BotCommands;
 
-use crate::tandem::{Ctx, api_trouble, entity_of, partner_in, records_of};
+use crate::tandem::{Ctx, api_trouble, end_user_of, entity_of, partner_in, records_of};
 use crate::telegram::{ThrottledBot, say};
 
 /// The bot's commands. The seed's camelCase names work as typed; the menu lists the
@@ -91,7 +91,9 @@ async fn pair(bot: &ThrottledBot, chat: ChatId, arg: &str, ctx: &Ctx) -> anyhow:
     }
     let me = entity_of(chat);
     let result = if let Ok(code) = ShortCode::parse(arg) {
-        ctx.api.pair_by_code(&code, &me).await
+        // Failed codes count against this chat (see the README's guess limits).
+        let api = ctx.api.for_end_user(end_user_of(chat));
+        api.pair_by_code(&code, &me).await
     } else if let Ok(token) = Token::parse(arg) {
         ctx.api.pair(&token, &me).await
     } else {

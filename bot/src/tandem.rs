@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use sdk::{EntityId, ErrorCode, TokenRecord};
+use sdk::{EndUser, EntityId, ErrorCode, TokenRecord};
 use teloxide::types::ChatId;
 
 use crate::WordFilter;
@@ -29,6 +29,12 @@ impl Ctx {
 /// The entity a chat is in Tandem.
 pub(crate) fn entity_of(chat: ChatId) -> EntityId {
     EntityId::parse(format!("tg:{}", chat.0)).expect("a chat id makes a valid entity")
+}
+
+/// The end user a chat is, for the API's limits on failed short-code guesses: each chat
+/// gets its own, instead of all sharing the bot's address.
+pub(crate) fn end_user_of(chat: ChatId) -> EndUser {
+    EndUser::parse(format!("tg:{}", chat.0)).expect("a chat id makes a valid end user")
 }
 
 /// The chat an entity stands for, if it is one of ours.

@@ -5,8 +5,9 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde::de::DeserializeOwned;
 
 use crate::{
-    CreateToken, EntityId, ErrorBody, ErrorCode, Health, IdempotencyKey, PageCursor, PageLimit,
-    PairRequest, ShortCode, Stats, Token, TokenPage, TokenRecord, ValidationError, WaitSeconds,
+    CreateToken, END_USER_HEADER, EndUser, EntityId, ErrorBody, ErrorCode, Health, IdempotencyKey,
+    PageCursor, PageLimit, PairRequest, ShortCode, Stats, Token, TokenPage, TokenRecord,
+    ValidationError, WaitSeconds,
 };
 
 /// What can go wrong when calling the API.
@@ -98,6 +99,7 @@ pub struct Client {
     http: reqwest::Client,
     base_url: String,
     api_key: Option<SecretString>,
+    end_user: Option<EndUser>,
 }
 
 impl Client {
@@ -113,6 +115,7 @@ impl Client {
             http,
             base_url,
             api_key: None,
+            end_user: None,
         }
     }
 
@@ -121,6 +124,17 @@ impl Client {
     pub fn with_api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(SecretString::from(key.into()));
         self
+    }
+
+    /// A client that names `user` as the end user it acts for (`Tandem-End-User`) on every
+    /// request: failed short-code guesses then count against that user, not against the
+    /// address the request comes from. Shares this client's pool and key.
+    #[must_use]
+    pub fn for_end_user(&self, user: EndUser) -> Self {
+        Self {
+            end_user: Some(user),
+            ..self.clone()
+        }
     }
 
     /// The base URL this client talks to.
@@ -251,11 +265,14 @@ impl Client {
         format!("{}{path}", self.base_url)
     }
 
-    fn authorize(&self, builder: RequestBuilder) -> RequestBuilder {
-        match &self.api_key {
-            Some(key) => builder.bearer_auth(key.expose_secret()),
-            None => builder,
+    fn authorize(&self, mut builder: RequestBuilder) -> RequestBuilder {
+        if let Some(key) = &self.api_key {
+            builder = builder.bearer_auth(key.expose_secret());
         }
+        if let Some(user) = &self.end_user {
+            builder = builder.header(END_USER_HEADER, user.as_str());
+        }
+        builder
     }
 
     async fn send<T: DeserializeOwned>(&self, builder: RequestBuilder) -> Result<T, Error> {

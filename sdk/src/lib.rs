@@ -25,7 +25,8 @@ mod wire;
 pub use bounded::{PageLimit, Ttl, WaitSeconds};
 pub use client::{Client, Error};
 pub use newtypes::{
-    EntityId, IdempotencyKey, Label, PageCursor, ShortCode, Token, ValidationError,
+    END_USER_HEADER, EndUser, EntityId, IdempotencyKey, Label, PageCursor, ShortCode, Token,
+    ValidationError,
 };
 pub use wire::{
     CreateToken, ErrorBody, ErrorCode, ErrorDetail, Health, PairRequest, Stats, Status, TokenPage,

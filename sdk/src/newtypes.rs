@@ -316,6 +316,38 @@ impl IdempotencyKey {
 
 string_newtype!(IdempotencyKey);
 
+/// Who, among a tenant's own users, is acting: the value of the `Tandem-End-User` header
+/// ([`END_USER_HEADER`]), 1 to 255 visible ASCII characters.
+///
+/// Applications that serve many users through one API key name the user that typed a
+/// short code, so that the API limits failed guesses per user instead of per address
+/// (which would put every user of the application behind the application server's one
+/// address). Any stable id will do: `telegram:4242`, a user id, a session id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct EndUser(String);
+
+/// The request header that names the [`EndUser`].
+pub const END_USER_HEADER: &str = "Tandem-End-User";
+
+impl EndUser {
+    /// Accepts 1 to 255 visible ASCII characters (`!` to `~`).
+    pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
+        let value = value.into();
+        let valid = (1..=255).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic());
+        if valid {
+            Ok(Self(value))
+        } else {
+            Err(ValidationError::new(
+                END_USER_HEADER,
+                "must be 1 to 255 visible ASCII characters",
+            ))
+        }
+    }
+}
+
+string_newtype!(EndUser);
+
 /// Where the next page of a listing starts: the `next_cursor` of the page before.
 ///
 /// Opaque to clients: only the API that issued it can read it. It is URL-safe, 1 to 256

@@ -300,6 +300,14 @@ pub struct Stats {
     pub time_to_pair_p50_ms: Option<u64>,
     /// 95th percentile of the same.
     pub time_to_pair_p95_ms: Option<u64>,
+    /// Failed short-code attempts (wrong or dead codes) of the tenant in this clock hour
+    /// (UTC), by all its users and addresses together.
+    #[serde(default)]
+    pub code_failures: u64,
+    /// How many more failures the tenant's hourly budget allows; at zero, every
+    /// short-code attempt of the tenant gets `429` until the hour ends.
+    #[serde(default)]
+    pub code_failures_left: u64,
 }
 
 /// The body of `GET /healthz`.

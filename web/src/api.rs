@@ -9,6 +9,11 @@ use leptos::prelude::*;
 /// Where the API key is kept between visits (the browser's local storage).
 pub const API_KEY_STORAGE_KEY: &str = "tandem.api_key";
 
+/// Where this browser's id is kept: the dashboard names it as the end user
+/// (`Tandem-End-User`) of its requests, so that wrong short codes typed here count against
+/// this browser and not against everyone behind the same address.
+pub const BROWSER_ID_STORAGE_KEY: &str = "tandem.browser_id";
+
 /// The API key typed into the dashboard; empty when the deployment needs none.
 #[derive(Debug, Clone, Copy)]
 pub struct ApiKey(RwSignal<String>);
@@ -56,9 +61,14 @@ impl ApiKey {
         })
     }
 
-    /// A client of the API this page was served from, sending the current key.
+    /// A client of the API this page was served from, sending the current key and this
+    /// browser's id.
     pub fn client(self) -> sdk::Client {
         let client = sdk::Client::new(origin());
+        let client = match browser_id() {
+            Some(id) => client.for_end_user(id),
+            None => client,
+        };
         let key = self.0.get_untracked();
         let key = key.trim();
         if key.is_empty() {
@@ -74,6 +84,27 @@ pub fn origin() -> String {
     web_sys::window()
         .and_then(|window| window.location().origin().ok())
         .unwrap_or_default()
+}
+
+/// This browser's id as an end user, made (a random UUID) and kept in local storage the
+/// first time; `None` where the browser offers neither.
+fn browser_id() -> Option<sdk::EndUser> {
+    let storage = local_storage();
+    let saved = storage
+        .as_ref()
+        .and_then(|storage| storage.get_item(BROWSER_ID_STORAGE_KEY).ok().flatten());
+    let id = match saved {
+        Some(id) => id,
+        None => {
+            let fresh = web_sys::window()?.crypto().ok()?.random_uuid();
+            if let Some(storage) = &storage {
+                // Without storage the id lasts for this page only.
+                let _ = storage.set_item(BROWSER_ID_STORAGE_KEY, &fresh);
+            }
+            fresh
+        }
+    };
+    sdk::EndUser::parse(format!("dashboard:{id}")).ok()
 }
 
 fn local_storage() -> Option<web_sys::Storage> {

@@ -106,6 +106,8 @@ pub struct StatsCounts {
     pub expired: u64,
     /// Creation-to-pairing times of the pairings of the last 24 hours, in milliseconds.
     pub pair_latencies_ms: Vec<u64>,
+    /// Failed short-code attempts of the tenant in the current [`GuessWindow`].
+    pub code_failures: u64,
 }
 
 /// How far back the windowed counts of [`StatsCounts`] reach.
@@ -121,6 +123,112 @@ pub enum PairOutcome {
     Unchanged(TokenRecord),
     /// No live record has this token for this tenant.
     Missing,
+}
+
+/// The limits on failed short-code attempts, which every process on one store shares:
+/// each guesser (an end user, or an address) and the tenant as a whole may fail so many
+/// times per [`GuessWindow`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuessLimits {
+    /// Failures allowed per guesser and window.
+    pub per_guesser: u32,
+    /// Failures allowed per tenant and window, all guessers together.
+    pub per_tenant: u32,
+}
+
+impl Default for GuessLimits {
+    fn default() -> Self {
+        Self {
+            per_guesser: 20,
+            per_tenant: 1000,
+        }
+    }
+}
+
+/// The fixed window that failed guesses count in: the clock hour (UTC). A guesser at its
+/// limit waits until the hour ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuessWindow {
+    /// When the window began, in Unix milliseconds.
+    pub start_ms: i64,
+}
+
+impl GuessWindow {
+    /// How long a window lasts.
+    pub const LENGTH: chrono::Duration = chrono::Duration::hours(1);
+
+    /// The window that `now` falls in.
+    pub fn containing(now: DateTime<Utc>) -> Self {
+        Self::containing_ms(now.timestamp_millis())
+    }
+
+    /// The window that `now_ms` (Unix milliseconds) falls in.
+    pub fn containing_ms(now_ms: i64) -> Self {
+        let length = Self::LENGTH.num_milliseconds();
+        Self {
+            start_ms: now_ms.div_euclid(length) * length,
+        }
+    }
+
+    /// When the window ends (and the next begins), in Unix milliseconds.
+    pub fn end_ms(self) -> i64 {
+        self.start_ms + Self::LENGTH.num_milliseconds()
+    }
+
+    /// When the window ends.
+    pub fn end(self) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(self.end_ms()).unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+}
+
+/// The guesser key under which a store counts the tenant's failures as a whole; no
+/// guesser's key (see [`crate::domain::Guesser::key`]) is ever this.
+pub const WHOLE_TENANT: &str = "*";
+
+/// One pair-by-code attempt, as [`Store::pair_by_code`] takes it.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeAttempt<'a> {
+    /// The code as presented; `None` when it is not even well-formed (it then fails
+    /// like any wrong code, without a lookup).
+    pub code: Option<&'a ShortCode>,
+    /// Entity B, who presents the code.
+    pub presenter: &'a EntityId,
+    /// Whose failures the attempt counts against (besides the tenant's).
+    pub guesser: &'a str,
+    /// The limits to hold it to.
+    pub limits: GuessLimits,
+}
+
+/// What [`Store::pair_by_code`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeOutcome {
+    /// The code resolved, and pairing its token gave this (see [`CodeOutcome::found`]).
+    Found(PairOutcome),
+    /// The code is wrong or dead; the failure was counted.
+    Failed,
+    /// The guesser or the tenant has no failures left in this window; nothing was tried.
+    Limited {
+        /// When the window ends.
+        until: DateTime<Utc>,
+    },
+}
+
+impl CodeOutcome {
+    /// What pairing a code's token gave, if the attempt found what it looked for: a new
+    /// pairing, the presenter's own pairing again, or the presenter's own code (entity A
+    /// presenting it, which is refused but is no guess). Anything else (a token paired with
+    /// someone else, or gone) is a failed attempt: the code is dead.
+    pub fn found(outcome: PairOutcome, presenter: &EntityId) -> Option<PairOutcome> {
+        let found = match &outcome {
+            PairOutcome::Paired(_) => true,
+            PairOutcome::Unchanged(record) => {
+                record.entity_b.as_ref() == Some(presenter)
+                    || (record.entity_b.is_none() && &record.entity_a == presenter)
+            }
+            PairOutcome::Missing => false,
+        };
+        found.then_some(outcome)
+    }
 }
 
 /// Where token records live. Every method sees only the given tenant's records, and
@@ -142,18 +250,20 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Inserted, StoreError>;
 
-    /// The token that the short `code` stands for, while it resolves for `presenter`:
-    /// before the code's own expiry, and while its record is live and pending (or paired
-    /// with `presenter`, whose retry then gets its pairing). A store may return a token
-    /// whose record turns out not to be pairable (DynamoDB, which would need a second read
-    /// to know); the pairing rules then answer as for an unknown code.
-    async fn resolve_code(
+    /// Pairs the presenter with the token that the short code stands for, under the guess
+    /// limits: refuses at once ([`CodeOutcome::Limited`]) when the guesser or the tenant
+    /// has no failures left in this [`GuessWindow`]; else resolves the code (before its own
+    /// expiry, while its record is live and pending, or paired with the presenter) and
+    /// pairs as [`Store::pair`] does. An attempt that does not find what it looked for
+    /// ([`CodeOutcome::found`]) counts one failure against the guesser and the tenant;
+    /// one that does counts nothing. Every process on the store sees the same counts, and
+    /// no number of concurrent attempts gets past a limit.
+    async fn pair_by_code(
         &self,
         tenant: &TenantId,
-        code: &ShortCode,
-        presenter: &EntityId,
+        attempt: &CodeAttempt<'_>,
         now: DateTime<Utc>,
-    ) -> Result<Option<Token>, StoreError>;
+    ) -> Result<CodeOutcome, StoreError>;
 
     /// The live record with this token.
     async fn get(
@@ -194,7 +304,7 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Page, StoreError>;
 
-    /// The tenant's counts for `GET /v1/stats`.
+    /// The tenant's counts for `GET /v1/stats`, with its code failures of this window.
     async fn stats(&self, tenant: &TenantId, now: DateTime<Utc>)
     -> Result<StatsCounts, StoreError>;
 

@@ -2,6 +2,8 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use api::clock::Clock as _;
+use api::store::GuessWindow;
 use chrono::Duration;
 use sdk::ShortCode;
 use serde_json::{Value, json};
@@ -202,24 +204,57 @@ async fn unknown_malformed_and_expired_codes_are_404() {
     assert_error(app.pair_code(&code, "phone").await, 404, "not_found").await;
 }
 
+/// `POST /v1/codes/{code}/pair` for `entity`, naming `end_user` when given.
+async fn pair_code_as(
+    app: &crate::helpers::TestApp,
+    code: &str,
+    entity: &str,
+    end_user: Option<&str>,
+) -> reqwest::Response {
+    let mut request = app
+        .http
+        .post(app.url(&format!("/v1/codes/{code}/pair")))
+        .json(&json!({ "entity": entity }));
+    if let Some(user) = end_user {
+        request = request.header("Tandem-End-User", user);
+    }
+    request.send().await.unwrap()
+}
+
+/// Moves the app's clock to five minutes before the end of its guess window, and returns
+/// how many seconds are left of it.
+fn near_the_end_of_the_hour(app: &crate::helpers::TestApp) -> i64 {
+    let now = app.clock.now();
+    let end = GuessWindow::containing(now).end();
+    let left = Duration::minutes(5);
+    if end - now > left {
+        app.clock.advance(end - now - left);
+    }
+    (GuessWindow::containing(app.clock.now()).end() - app.clock.now()).num_seconds()
+}
+
 #[tokio::test]
-async fn after_ten_attempts_a_minute_pairing_by_code_is_429_even_for_a_good_code() {
+async fn after_twenty_failures_in_the_hour_every_attempt_is_429_until_the_hour_ends() {
     let app = spawn_app().await;
-    let created = create_with_code(&app, "tv", 600).await;
+    let left = near_the_end_of_the_hour(&app);
+    let created = create_with_code(&app, "tv", 3600).await;
     let code = created["code"].as_str().unwrap();
     let wrong = another_code(code);
-    for _ in 0..10 {
+    for _ in 0..20 {
         assert_error(app.pair_code(wrong, "phone").await, 404, "not_found").await;
     }
 
     let limited = app.pair_code(code, "phone").await;
 
-    let retry_after: u64 = limited.headers()["retry-after"]
+    let retry_after: i64 = limited.headers()["retry-after"]
         .to_str()
         .unwrap()
         .parse()
         .unwrap();
-    assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
+    assert!(
+        (left..=left + 1).contains(&retry_after),
+        "Retry-After {retry_after}, {left} s left of the hour"
+    );
     assert_error(limited, 429, "rate_limited").await;
     let read: Value = app
         .get(created["token"].as_str().unwrap())
@@ -229,38 +264,126 @@ async fn after_ten_attempts_a_minute_pairing_by_code_is_429_even_for_a_good_code
         .unwrap();
     assert_eq!(
         read["status"], "pending",
-        "the limited attempt changed nothing"
+        "the refused attempt changed nothing"
+    );
+
+    app.clock.advance(Duration::seconds(retry_after));
+
+    assert_eq!(
+        app.pair_code(code, "phone").await.status(),
+        200,
+        "a new hour"
     );
 }
 
 #[tokio::test]
-async fn the_guess_limit_counts_each_client_address_apart() {
+async fn only_failures_count_and_a_malformed_code_is_one() {
     let app = spawn_app().await;
-    let created = create_with_code(&app, "tv", 600).await;
+    near_the_end_of_the_hour(&app);
+    let target = create_with_code(&app, "tv", 3600).await;
+    let code = target["code"].as_str().unwrap();
+    for _ in 0..19 {
+        assert_error(app.pair_code("nope", "phone").await, 404, "not_found").await;
+    }
+    // Twenty successes, and a presenter's retries, in the middle count nothing.
+    for i in 0..20 {
+        let other = create_with_code(&app, &format!("radio-{i}"), 3600).await;
+        let other_code = other["code"].as_str().unwrap();
+        assert_eq!(app.pair_code(other_code, "phone").await.status(), 200);
+        assert_eq!(app.pair_code(other_code, "phone").await.status(), 200);
+    }
+    // Entity A presenting its own code is refused, and is no guess.
+    assert_error(app.pair_code(code, "tv").await, 422, "same_entity").await;
+
+    assert_error(
+        app.pair_code(another_code(code), "phone").await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_error(app.pair_code(code, "phone").await, 429, "rate_limited").await;
+}
+
+#[tokio::test]
+async fn failures_count_per_end_user_when_named_else_per_address() {
+    let app = spawn_app().await;
+    near_the_end_of_the_hour(&app);
+    let created = create_with_code(&app, "tv", 3600).await;
     let code = created["code"].as_str().unwrap();
-    for _ in 0..10 {
+    let wrong = another_code(code);
+    for _ in 0..20 {
+        let failed = pair_code_as(&app, wrong, "phone", Some("user-1")).await;
+        assert_error(failed, 404, "not_found").await;
+    }
+    let user_1 = pair_code_as(&app, code, "phone", Some("user-1")).await;
+    assert_error(user_1, 429, "rate_limited").await;
+    // Nobody else behind the same address is locked out: not another user, not requests
+    // that name none.
+    assert_eq!(
+        pair_code_as(&app, code, "phone", Some("user-2"))
+            .await
+            .status(),
+        200
+    );
+
+    let second = create_with_code(&app, "tv", 3600).await;
+    let second_code = second["code"].as_str().unwrap();
+    for _ in 0..20 {
         assert_error(
-            app.pair_code(another_code(code), "phone").await,
+            app.pair_code(another_code(second_code), "phone").await,
             404,
             "not_found",
         )
         .await;
     }
-    assert_error(app.pair_code(code, "phone").await, 429, "rate_limited").await;
+    assert_error(
+        app.pair_code(second_code, "phone").await,
+        429,
+        "rate_limited",
+    )
+    .await;
     // The same tenant from another address of the loopback network, 127.0.0.2.
     let elsewhere = reqwest::Client::builder()
         .local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)))
         .build()
         .unwrap();
-
     let paired = elsewhere
-        .post(app.url(&format!("/v1/codes/{code}/pair")))
+        .post(app.url(&format!("/v1/codes/{second_code}/pair")))
         .json(&json!({ "entity": "phone" }))
         .send()
         .await
         .unwrap();
+    assert_eq!(paired.status(), 200, "127.0.0.2 has failures left");
+}
 
-    assert_eq!(paired.status(), 200, "127.0.0.2 has guesses left");
-    let paired: Value = paired.json().await.unwrap();
-    assert_eq!(paired["entity_b"], "phone");
+#[tokio::test]
+async fn a_malformed_end_user_is_422_and_counts_nothing() {
+    let app = spawn_app().await;
+    let created = create_with_code(&app, "tv", 600).await;
+    let code = created["code"].as_str().unwrap();
+    for bad in [String::new(), "two words".to_owned(), "u".repeat(256)] {
+        let refused = pair_code_as(&app, code, "phone", Some(&bad)).await;
+        assert_error(refused, 422, "invalid_field").await;
+    }
+    let stats: Value = app.get_path("/v1/stats").await.json().await.unwrap();
+    assert_eq!(stats["code_failures"], 0);
+}
+
+#[tokio::test]
+async fn stats_show_the_tenants_failures_and_the_budget_left() {
+    let app = spawn_app().await;
+    near_the_end_of_the_hour(&app);
+    for user in ["a", "b", "c"] {
+        let failed = pair_code_as(&app, "BCDF-GHJK", "phone", Some(user)).await;
+        assert_error(failed, 404, "not_found").await;
+    }
+
+    let stats: Value = app.get_path("/v1/stats").await.json().await.unwrap();
+
+    assert_eq!(stats["code_failures"], 3, "{stats}");
+    assert_eq!(stats["code_failures_left"], 997, "{stats}");
+    app.clock.advance(Duration::minutes(5));
+    let next_hour: Value = app.get_path("/v1/stats").await.json().await.unwrap();
+    assert_eq!(next_hour["code_failures"], 0, "{next_hour}");
+    assert_eq!(next_hour["code_failures_left"], 1000, "{next_hour}");
 }

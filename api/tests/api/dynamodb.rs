@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use api::clock::ManualClock;
+use api::domain::Guesser;
 use api::pairing::{Created, PairingError, Pairings};
 use api::store::dynamodb::{
     ENTITY_A_KEY, ENTITY_B_KEY, EXPIRY_KEY, IAM_ACTIONS, INDEX_ENTITY_A, INDEX_ENTITY_B,
@@ -19,7 +20,7 @@ use aws_sdk_dynamodb::types::{BillingMode, KeyType, ProjectionType, TimeToLiveSt
 use aws_smithy_runtime_api::client::interceptors::context::Error as ErasedError;
 use aws_smithy_runtime_api::client::orchestrator::OrchestratorError;
 use chrono::Utc;
-use sdk::{CreateToken, EntityId, IdempotencyKey, PageLimit};
+use sdk::{CreateToken, EntityId, IdempotencyKey, PageLimit, ShortCode};
 
 use crate::helpers::{Backend, local_dynamodb_client, local_dynamodb_config, spawn_app_on};
 
@@ -75,7 +76,21 @@ async fn the_iam_actions_are_exactly_what_serving_every_call_sends() {
     pairings.get(&tenant, &plain.token).await.unwrap();
     pairings.pair(&tenant, &plain.token, &bob).await.unwrap();
     let code = coded.code.clone().unwrap();
-    pairings.pair_by_code(&tenant, &code, &bob).await.unwrap();
+    let guesser = Guesser::Unknown;
+    let wrong = ShortCode::parse("BCDF-GHJK").unwrap();
+    if wrong != code {
+        let failed = pairings
+            .pair_by_code(&tenant, Some(&wrong), &bob, &guesser)
+            .await;
+        assert!(
+            matches!(failed, Err(PairingError::CodeNotFound)),
+            "{failed:?}"
+        );
+    }
+    pairings
+        .pair_by_code(&tenant, Some(&code), &bob, &guesser)
+        .await
+        .unwrap();
     pairings.delete(&tenant, &plain.token).await.unwrap();
     pairings
         .list(&tenant, &bob, PageLimit::DEFAULT, None)
@@ -194,7 +209,7 @@ async fn a_paired_token_is_a_conflict_even_where_failed_conditions_carry_no_item
 
 #[tokio::test]
 #[ignore = "needs a local DynamoDB server (moto); `just test` runs it"]
-async fn every_v1_call_but_list_costs_exactly_one_dynamodb_request() {
+async fn every_v1_call_costs_the_documented_dynamodb_requests() {
     let app = spawn_app_on(Backend::DynamoDb).await;
     let requests = app.dynamo_requests.clone().unwrap();
 
@@ -231,6 +246,38 @@ async fn every_v1_call_but_list_costs_exactly_one_dynamodb_request() {
         requests.take(),
         ["TransactWriteItems"],
         "create with a short code"
+    );
+    let code = coded.json::<serde_json::Value>().await.unwrap()["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let wrong = if code == "BCDF-GHJK" {
+        "BCDF-GHJL"
+    } else {
+        "BCDF-GHJK"
+    };
+    let sorted = |mut sent: Vec<String>| {
+        sent.sort();
+        sent
+    };
+    assert_eq!(app.pair_code(wrong, "phone").await.status(), 404);
+    assert_eq!(
+        sorted(requests.take()),
+        ["GetItem", "UpdateItem", "UpdateItem"],
+        "a failed code: its two failure reservations and the code's read"
+    );
+    assert_eq!(app.pair_code(&code, "phone").await.status(), 200);
+    assert_eq!(
+        sorted(requests.take()),
+        [
+            "GetItem",
+            "UpdateItem",
+            "UpdateItem",
+            "UpdateItem",
+            "UpdateItem",
+            "UpdateItem"
+        ],
+        "a right code: the reservations, the read, the pairing and two give-backs"
     );
 
     assert_eq!(app.get_path("/v1/tokens?entity=bob").await.status(), 200);

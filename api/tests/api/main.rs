@@ -11,6 +11,7 @@ mod fuzz;
 mod hardening;
 mod helpers;
 mod idempotency;
+mod instances;
 mod lambda;
 mod list;
 mod longpoll;

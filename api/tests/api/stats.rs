@@ -12,7 +12,8 @@ async fn stats_count_pending_paired_deleted_and_expired_and_time_to_pair() {
     assert_eq!(
         empty,
         json!({ "pending": 0, "paired": 0, "deleted": 0, "expired": 0,
-                "time_to_pair_p50_ms": null, "time_to_pair_p95_ms": null })
+                "time_to_pair_p50_ms": null, "time_to_pair_p95_ms": null,
+                "code_failures": 0, "code_failures_left": 1000 })
     );
 
     let expiring = app

@@ -1,6 +1,6 @@
 //! The DynamoDB store: one table, partition key `token`, a GSI per entity side.
 //!
-//! Every call but `list` and `stats` is exactly one DynamoDB request: create is a
+//! Every call but pair-by-code, `list` and `stats` is exactly one DynamoDB request: create is a
 //! conditional `PutItem` (a `TransactWriteItems` when it also claims a short code or an
 //! idempotency key), get a `GetItem`, pair a conditional `UpdateItem` that returns the new
 //! item (or, when its condition fails, the item as it was), delete a conditional
@@ -28,13 +28,19 @@
 //! | `code` | S | the short code as `XXXX-XXXX`, if any (items written before: its eight letters; both read back) |
 //! | `deleted_at` | N | Unix milliseconds, once deleted |
 //!
-//! Two more kinds of item share the table, keyed so that no token can collide with them
-//! (tokens have no `#`) and absent from both GSIs:
+//! Pair-by-code resolves the code's item, pairs, and counts failed attempts in counter items
+//! (see `guesses`, with what an attempt costs).
+//!
+//! Three more kinds of item share the table, keyed so that no token can collide with them
+//! (tokens have no `#`) and absent from every GSI:
 //! - `code#LETTERS` → `target` (the token), `owner` (tenant), `expires_at`: a short code, written
 //!   in the same transaction as its token, and free again once `expires_at` passes;
 //! - `idem#TENANT#KEY` → `owner`, `request_hash`, `response` (the record as created), `expires_at`:
-//!   an `Idempotency-Key`, likewise.
+//!   an `Idempotency-Key`, likewise;
+//! - `guess#WINDOW#TENANT#GUESSER` → `owner`, `failures`: failed short-code attempts in an
+//!   hourly window, removed by TTL an hour after it ends.
 
+mod guesses;
 mod item;
 mod operations;
 mod reads;

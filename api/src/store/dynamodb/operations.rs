@@ -1,20 +1,19 @@
-//! The [`Store`] port on DynamoDB. Every call but `list` and `stats` is one request (see
+//! The [`Store`] port on DynamoDB. Every call but pair-by-code, `list` and `stats` is one request (see
 //! [`super`]); the requests that need more building live in `reads` and `writes`.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Utc};
-use sdk::{EntityId, ShortCode, Token, TokenRecord};
+use sdk::{EntityId, Token, TokenRecord};
 
-use super::item::{
-    CodeItem, TokenItem, code_key, entity_key, epoch_seconds_ceil, from_item, millis, n, s,
-    sort_key,
-};
+use super::item::{TokenItem, entity_key, epoch_seconds_ceil, from_item, millis, n, s, sort_key};
 use super::schema::FOREVER_SECONDS;
 use super::{DynamoStore, STATS_CACHE, Side};
 use crate::domain::{Cursor, Page, TenantId};
-use crate::store::{Inserted, NewToken, PairOutcome, StatsCounts, Store, StoreError};
+use crate::store::{
+    CodeAttempt, CodeOutcome, Inserted, NewToken, PairOutcome, StatsCounts, Store, StoreError,
+};
 
 #[async_trait]
 impl Store for DynamoStore {
@@ -35,24 +34,13 @@ impl Store for DynamoStore {
         self.insert_with_claims(tenant, new, now).await
     }
 
-    /// The code's own item says which token and until when, not whether the token is still
-    /// pending: for that the pair that follows answers (see [`Store::resolve_code`]).
-    async fn resolve_code(
+    async fn pair_by_code(
         &self,
         tenant: &TenantId,
-        code: &ShortCode,
-        _presenter: &EntityId,
+        attempt: &CodeAttempt<'_>,
         now: DateTime<Utc>,
-    ) -> Result<Option<Token>, StoreError> {
-        let Some(item) = self
-            .read_item(code_key(code), "resolving a short code")
-            .await?
-        else {
-            return Ok(None);
-        };
-        let code: CodeItem = from_item(item)?;
-        let live = code.owner == tenant.as_str() && code.expires_at > millis(now);
-        Ok(live.then_some(code.target))
+    ) -> Result<CodeOutcome, StoreError> {
+        self.attempt_code(tenant, attempt, now).await
     }
 
     async fn get(
@@ -194,14 +182,19 @@ impl Store for DynamoStore {
             .get(tenant)
             .filter(|(at, _)| *at <= now && now < *at + STATS_CACHE)
             .map(|(_, counts)| counts.clone());
-        if let Some(counts) = cached {
-            return Ok(counts);
-        }
-        let counts = self.count(tenant, now).await?;
-        self.stats_cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(tenant.clone(), (now, counts.clone()));
+        let mut counts = match cached {
+            Some(counts) => counts,
+            None => {
+                let counts = self.count(tenant, now).await?;
+                self.stats_cache
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(tenant.clone(), (now, counts.clone()));
+                counts
+            }
+        };
+        // One item, read fresh: what the guess budget has left matters now.
+        counts.code_failures = self.code_failures(tenant, now).await?;
         Ok(counts)
     }
 

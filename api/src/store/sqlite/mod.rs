@@ -24,13 +24,15 @@ use chrono::{DateTime, Utc};
 use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
-use sdk::{EntityId, ShortCode, Token, TokenRecord};
+use sdk::{EntityId, Token, TokenRecord};
 
 use self::rows::millis;
 pub use self::schema::Durability;
 pub use self::wal::DEFAULT_LIMIT_BYTES as DEFAULT_WAL_LIMIT_BYTES;
 use self::writer::{Housekeeping, Writer};
-use super::{Inserted, NewToken, PairOutcome, StatsCounts, Store, StoreError};
+use super::{
+    CodeAttempt, CodeOutcome, Inserted, NewToken, PairOutcome, StatsCounts, Store, StoreError,
+};
 use crate::domain::{Cursor, Page, TenantId};
 
 /// How long an expired or deleted record is kept: past the stats window, so stats still
@@ -108,8 +110,7 @@ impl SqliteStore {
         create_private(path).map_err(|e| StoreError::backend(context, e))?;
         let mut conn = Connection::open(path).map_err(failed)?;
         schema::configure(&conn, options.durability).map_err(failed)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(failed)?;
+        when_free(|| conn.pragma_update(None, "journal_mode", "WAL")).map_err(failed)?;
         // The writer checkpoints instead (see `wal`), and the file is cut back to the
         // bound whenever the log starts again.
         conn.pragma_update(None, "wal_autocheckpoint", 0)
@@ -119,10 +120,10 @@ impl SqliteStore {
         // The writer touches the indexes' hot pages on every batch: keep them in memory.
         conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)
             .map_err(failed)?;
-        schema::migrate(&mut conn).map_err(failed)?;
-        writes::purge_all(&conn).map_err(failed)?;
+        when_free(|| schema::migrate(&mut conn)).map_err(failed)?;
+        when_free(|| writes::purge_all(&conn)).map_err(failed)?;
         // A log left by an earlier run (or an older version) is folded in and emptied.
-        wal::checkpoint(&conn, wal::Checkpoint::Truncate).map_err(failed)?;
+        when_free(|| wal::checkpoint(&conn, wal::Checkpoint::Truncate)).map_err(failed)?;
         let page_size: i64 = conn
             .pragma_query_value(None, "page_size", |row| row.get(0))
             .map_err(failed)?;
@@ -179,6 +180,24 @@ impl SqliteStore {
     }
 }
 
+/// Runs `step` again while another process holds the database in a way that the busy
+/// timeout does not wait out (as when two processes open a new file at once and both set
+/// it up); gives up after 10 s.
+fn when_free<T>(mut step: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match step() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Creates the database file, readable and writable by its owner only, when it does not
 /// exist yet; SQLite gives its `-wal` and `-shm` files the same permissions. (The records
 /// hold every tenant's tokens.) An existing file keeps the permissions it has.
@@ -214,19 +233,24 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn resolve_code(
+    async fn pair_by_code(
         &self,
         tenant: &TenantId,
-        code: &ShortCode,
-        presenter: &EntityId,
+        attempt: &CodeAttempt<'_>,
         now: DateTime<Utc>,
-    ) -> Result<Option<Token>, StoreError> {
-        let (tenant, code) = (tenant.as_str().to_owned(), code.letters().to_owned());
-        let presenter = presenter.as_str().to_owned();
-        self.read("resolving a short code", move |conn| {
-            reads::code(conn, &tenant, &code, &presenter, millis(now))
-        })
-        .await
+    ) -> Result<CodeOutcome, StoreError> {
+        let row = writes::CodeAttemptRow {
+            tenant: tenant.as_str().to_owned(),
+            code: attempt.code.map(|code| code.letters().to_owned()),
+            presenter: attempt.presenter.clone(),
+            guesser: attempt.guesser.to_owned(),
+            limits: attempt.limits,
+        };
+        self.writer
+            .run("pairing by short code", move |conn| {
+                Ok(writes::pair_by_code(conn, &row, millis(now))?)
+            })
+            .await
     }
 
     async fn get(
@@ -300,8 +324,8 @@ impl Store for SqliteStore {
     }
 
     fn change_poll_interval(&self) -> Option<Duration> {
-        // Every write to the file goes through this process's store.
-        None
+        // Another process may write to the same file; a re-read is one indexed row.
+        Some(Duration::from_millis(500))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

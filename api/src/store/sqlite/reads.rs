@@ -6,7 +6,7 @@ use sdk::{EntityId, Token, TokenRecord};
 
 use super::rows::{columns, millis, parsed, record_from_row};
 use crate::domain::{Cursor, TenantId};
-use crate::store::{STATS_WINDOW, StatsCounts};
+use crate::store::{GuessWindow, STATS_WINDOW, StatsCounts, WHOLE_TENANT};
 
 /// The token that the short code `code` (its letters) stands for, while it resolves for
 /// `presenter`: before its own expiry, on a live record that is pending or paired with
@@ -129,7 +129,26 @@ pub(super) fn stats(conn: &Connection, tenant: &str, now: i64) -> rusqlite::Resu
                 .push((at - created_at).max(0).unsigned_abs());
         }
     }
+    counts.code_failures = code_failures(conn, tenant, WHOLE_TENANT, now)?;
     Ok(counts)
+}
+
+/// How often `guesser` of `tenant` failed a short code in the window of `now`.
+pub(super) fn code_failures(
+    conn: &Connection,
+    tenant: &str,
+    guesser: &str,
+    now: i64,
+) -> rusqlite::Result<u64> {
+    let window = GuessWindow::containing_ms(now);
+    let failures: Option<i64> = conn
+        .prepare_cached(
+            "SELECT failures FROM code_failures
+             WHERE tenant = ?1 AND guesser = ?2 AND window_start = ?3",
+        )?
+        .query_row(params![tenant, guesser, window.start_ms], |row| row.get(0))
+        .optional()?;
+    Ok(failures.unwrap_or(0).max(0).unsigned_abs())
 }
 
 /// The live record `token`.

@@ -4,7 +4,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 /// The schema's migrations, in order; `PRAGMA user_version` counts those applied. Times
 /// are Unix milliseconds; a `NULL` `expires_at` never expires. `tenant` scopes every query.
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     // (IF NOT EXISTS: databases made before migrations were counted have this already.)
     "CREATE TABLE IF NOT EXISTS tokens (
         token            TEXT    NOT NULL PRIMARY KEY,
@@ -51,6 +51,15 @@ const MIGRATIONS: [&str; 4] = [
     CREATE INDEX tokens_by_entity_b ON tokens (tenant, entity_b, created_at DESC, token DESC)
         WHERE entity_b IS NOT NULL;
     DROP TABLE events;",
+    // Failed short-code attempts, per tenant, guesser (`*`: the tenant as a whole) and
+    // hourly window (its start, Unix milliseconds).
+    "CREATE TABLE code_failures (
+        tenant       TEXT    NOT NULL,
+        guesser      TEXT    NOT NULL,
+        window_start INTEGER NOT NULL,
+        failures     INTEGER NOT NULL,
+        PRIMARY KEY (tenant, guesser, window_start)
+    ) STRICT, WITHOUT ROWID;",
 ];
 
 /// Applies the migrations not applied yet, in one transaction.

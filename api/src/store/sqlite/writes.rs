@@ -1,16 +1,19 @@
 //! The store's writes as SQL on the write connection, each run by the writer thread inside
-//! its batch's transaction: insert (with the short code and idempotency key), pair, delete,
-//! and the purge.
+//! its batch's transaction: insert (with the short code and idempotency key), pair, pair by
+//! code (with the count of failed guesses), delete, and the purge.
 
 use chrono::Utc;
 use rusqlite::{Connection, OptionalExtension, named_params, params};
 use sdk::{EntityId, Label, ShortCode, TokenRecord};
 
-use super::reads::select_live;
+use super::reads::{self, select_live};
 use super::rows::{columns, millis, record_from_row};
 use super::writer::WriteError;
 use super::{KEEP_EXPIRED, PURGE_BATCH};
-use crate::store::{IdempotencyClaim, Inserted, NewToken, PairOutcome, StoreError};
+use crate::store::{
+    CodeOutcome, GuessLimits, GuessWindow, IdempotencyClaim, Inserted, NewToken, PairOutcome,
+    StoreError, WHOLE_TENANT,
+};
 
 /// Pairs `entity_b` with the live, pending record `token`: one `UPDATE … RETURNING`;
 /// when it changes nothing, the record as it is says why.
@@ -41,6 +44,59 @@ pub(super) fn pair(
             None => PairOutcome::Missing,
         },
     })
+}
+
+/// A pair-by-code attempt, as the writer runs it: all of it in the batch's transaction,
+/// so that the limit check, the pairing and the failure count are one atomic step for
+/// every process on the file.
+pub(super) struct CodeAttemptRow {
+    pub tenant: String,
+    /// The code's letters; `None` for a malformed code.
+    pub code: Option<String>,
+    pub presenter: EntityId,
+    pub guesser: String,
+    pub limits: GuessLimits,
+}
+
+/// Runs `attempt` (see [`crate::store::Store::pair_by_code`]): refuses when the guesser or
+/// the tenant is at its limit in this window; else resolves and pairs, and counts a
+/// failure when that did not find what it looked for.
+pub(super) fn pair_by_code(
+    conn: &Connection,
+    attempt: &CodeAttemptRow,
+    now: i64,
+) -> rusqlite::Result<CodeOutcome> {
+    let tenant = attempt.tenant.as_str();
+    let window = GuessWindow::containing_ms(now);
+    let limited = reads::code_failures(conn, tenant, &attempt.guesser, now)?
+        >= u64::from(attempt.limits.per_guesser)
+        || reads::code_failures(conn, tenant, WHOLE_TENANT, now)?
+            >= u64::from(attempt.limits.per_tenant);
+    if limited {
+        return Ok(CodeOutcome::Limited {
+            until: window.end(),
+        });
+    }
+    let presenter = attempt.presenter.as_str();
+    let token = match &attempt.code {
+        Some(code) => reads::code(conn, tenant, code, presenter, now)?,
+        None => None,
+    };
+    if let Some(token) = token {
+        let outcome = pair(conn, tenant, token.as_str(), presenter, now)?;
+        if let Some(found) = CodeOutcome::found(outcome, &attempt.presenter) {
+            return Ok(CodeOutcome::Found(found));
+        }
+    }
+    let mut count = conn.prepare_cached(
+        "INSERT INTO code_failures (tenant, guesser, window_start, failures)
+         VALUES (?1, ?2, ?3, 1)
+         ON CONFLICT (tenant, guesser, window_start) DO UPDATE SET failures = failures + 1",
+    )?;
+    for guesser in [attempt.guesser.as_str(), WHOLE_TENANT] {
+        count.execute(params![tenant, guesser, window.start_ms])?;
+    }
+    Ok(CodeOutcome::Failed)
 }
 
 /// Deletes the live record `token` and returns it as it was. Marked, not removed: every
@@ -80,6 +136,9 @@ pub(super) fn purge(conn: &Connection) -> rusqlite::Result<usize> {
              (SELECT rowid FROM idempotency WHERE expires_at <= ?1 LIMIT ?2)",
     )?
     .execute(params![millis(now), PURGE_BATCH as i64])?;
+    // Failure counts of windows that have ended (at most a few rows per guesser).
+    conn.prepare_cached("DELETE FROM code_failures WHERE window_start < ?1")?
+        .execute(params![GuessWindow::containing(now).start_ms])?;
     Ok(purged)
 }
 
