@@ -6,7 +6,10 @@ use teloxide::prelude::*;
 use teloxide::types::Me;
 use teloxide::utils::command::BotCommands;
 
-use crate::tandem::{Ctx, api_trouble, end_user_of, entity_of, partner_in, records_of};
+use crate::tandem::{
+    ALREADY_PAIRED, Ctx, api_trouble, drop_pending, end_user_of, entity_of, pairing_in, partner_in,
+    records_of,
+};
 use crate::telegram::{ThrottledBot, say};
 
 /// The bot's commands. The seed's camelCase names work as typed; the menu lists the
@@ -57,7 +60,27 @@ fn help() -> String {
     Command::descriptions().to_string()
 }
 
+/// Whether the chat is paired already (and has been told so); `Err` when the API could not
+/// say, which the chat has been told too.
+async fn refused_while_paired(bot: &ThrottledBot, chat: ChatId, ctx: &Ctx) -> anyhow::Result<bool> {
+    let records = match records_of(ctx, chat).await {
+        Ok(records) => records,
+        Err(e) => {
+            api_trouble(bot, chat, e).await?;
+            return Ok(true);
+        }
+    };
+    if pairing_in(&records, &entity_of(chat)).is_none() {
+        return Ok(false);
+    }
+    say(bot, chat, ALREADY_PAIRED).await?;
+    Ok(true)
+}
+
 async fn generate(bot: &ThrottledBot, chat: ChatId, me: &Me, ctx: &Ctx) -> anyhow::Result<()> {
+    if refused_while_paired(bot, chat, ctx).await? {
+        return Ok(());
+    }
     let request = CreateToken::new(&entity_of(chat)).with_code();
     let record = match ctx.api.create_token(&request).await {
         Ok(record) => record,
@@ -89,6 +112,9 @@ async fn pair(bot: &ThrottledBot, chat: ChatId, arg: &str, ctx: &Ctx) -> anyhow:
         .await?;
         return Ok(());
     }
+    if refused_while_paired(bot, chat, ctx).await? {
+        return Ok(());
+    }
     let me = entity_of(chat);
     let result = if let Ok(code) = ShortCode::parse(arg) {
         // Failed codes count against this chat (see the README's guess limits).
@@ -106,6 +132,24 @@ async fn pair(bot: &ThrottledBot, chat: ChatId, arg: &str, ctx: &Ctx) -> anyhow:
         Ok(record) => record,
         Err(e) => return api_trouble(bot, chat, e).await,
     };
+    let partner = partner_in(&record, &me);
+    if let Some(partner) = partner
+        && !only_pairing_of(ctx, partner, &record).await
+    {
+        // The token's creator paired with someone else meanwhile: undo this one.
+        if let Err(e) = ctx.api.delete_token(&record.token).await {
+            tracing::warn!(error = %e, "could not undo a second pairing");
+        }
+        let text = "The person who made that token has just paired with someone else. \
+                    Ask them for a new one once they are free.";
+        say(bot, chat, text).await?;
+        return Ok(());
+    }
+    // Both chats now have their one partner: nobody else may pair with them.
+    drop_pending(ctx, chat).await;
+    if let Some(partner) = partner {
+        drop_pending(ctx, partner).await;
+    }
     say(
         bot,
         chat,
@@ -113,7 +157,7 @@ async fn pair(bot: &ThrottledBot, chat: ChatId, arg: &str, ctx: &Ctx) -> anyhow:
          /deleteToken ends it.",
     )
     .await?;
-    if let Some(partner) = partner_in(&record, &me) {
+    if let Some(partner) = partner {
         let text = "Someone used your token: you're paired! Everything you send here now \
                     reaches them, anonymously. /deleteToken ends it.";
         if let Err(e) = say(bot, partner, text).await {
@@ -121,6 +165,20 @@ async fn pair(bot: &ThrottledBot, chat: ChatId, arg: &str, ctx: &Ctx) -> anyhow:
         }
     }
     Ok(())
+}
+
+/// Whether `record` is the only live pairing of `chat` (a chat that the API cannot answer
+/// for counts as having no other).
+async fn only_pairing_of(ctx: &Ctx, chat: ChatId, record: &sdk::TokenRecord) -> bool {
+    match records_of(ctx, chat).await {
+        Ok(records) => !records
+            .iter()
+            .any(|r| r.entity_b.is_some() && r.token != record.token),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read a chat's tokens");
+            true
+        }
+    }
 }
 
 async fn remember(bot: &ThrottledBot, chat: ChatId, ctx: &Ctx) -> anyhow::Result<()> {

@@ -5,7 +5,7 @@ use teloxide::RequestError;
 use teloxide::prelude::*;
 
 use crate::WordFilter;
-use crate::tandem::{Ctx, api_trouble, entity_of, partner_in, records_of};
+use crate::tandem::{Ctx, api_trouble, entity_of, pairing_in, records_of};
 use crate::telegram::{ThrottledBot, is_gone, say};
 
 /// Relays a message to the chat's partner, or says how to get one.
@@ -16,11 +16,7 @@ pub(crate) async fn on_message(bot: ThrottledBot, msg: Message, ctx: Ctx) -> any
         Ok(records) => records,
         Err(e) => return api_trouble(&bot, chat, e).await,
     };
-    let Some((record, partner)) = records
-        .iter()
-        .filter(|r| r.entity_b.is_some())
-        .find_map(|r| partner_in(r, &me).map(|p| (r, p)))
-    else {
+    let Some((record, partner)) = pairing_in(&records, &me) else {
         let text = "You're not paired yet, so this goes nowhere. /generateToken makes a token \
                     to share; /pair TOKEN uses one you were given.";
         say(&bot, chat, text).await?;

@@ -57,6 +57,41 @@ pub(crate) fn partner_in(record: &TokenRecord, me: &EntityId) -> Option<ChatId> 
     chat_of(other)
 }
 
+/// The live pairing among `records` that `me` is part of, and the partner's chat.
+pub(crate) fn pairing_in<'a>(
+    records: &'a [TokenRecord],
+    me: &EntityId,
+) -> Option<(&'a TokenRecord, ChatId)> {
+    records
+        .iter()
+        .filter(|r| r.entity_b.is_some())
+        .find_map(|r| partner_in(r, me).map(|partner| (r, partner)))
+}
+
+/// What a paired chat is told when it asks for another pairing.
+pub(crate) const ALREADY_PAIRED: &str = "You're already paired, and a chat has one partner at a \
+    time, so nothing goes to the wrong person. /deleteToken ends the pairing; then \
+    /generateToken or /pair starts a new one.";
+
+/// Deletes the chat's tokens that still wait for a partner (once it is paired, nobody else
+/// may pair with it). Failures are logged: the pairing stands either way.
+pub(crate) async fn drop_pending(ctx: &Ctx, chat: ChatId) {
+    let records = match records_of(ctx, chat).await {
+        Ok(records) => records,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read a chat's tokens");
+            return;
+        }
+    };
+    for record in records.iter().filter(|r| r.entity_b.is_none()) {
+        match ctx.api.delete_token(&record.token).await {
+            Ok(()) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => tracing::warn!(error = %e, "could not delete a waiting token"),
+        }
+    }
+}
+
 /// The live records this chat is part of (as either side), newest first.
 pub(crate) async fn records_of(ctx: &Ctx, chat: ChatId) -> Result<Vec<TokenRecord>, sdk::Error> {
     let entity = entity_of(chat);
@@ -92,7 +127,9 @@ pub(crate) async fn api_trouble(
         Some(ErrorCode::SameEntity) => {
             "That's your own token: send it to the person you want to talk to."
         }
-        Some(ErrorCode::RateLimited) => "Too many tries. Please wait a minute and try again.",
+        Some(ErrorCode::RateLimited) => {
+            "Too many wrong tries for now. Please check the token or code and try again later."
+        }
         _ => {
             tracing::error!(error = %error, "Tandem API call failed");
             "Something went wrong on my side. Please try again in a moment."

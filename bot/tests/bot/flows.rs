@@ -340,3 +340,132 @@ async fn webhook_mode_refuses_to_start_with_an_empty_secret() {
 
     assert!(!status.success(), "{status}");
 }
+
+/// Chat `chat` sends `text` and waits until `n` replies in all contain `needle` (for
+/// a reply that the chat has had before).
+async fn ask_again(world: &World, chat: i64, text: &str, needle: &str, n: usize) {
+    world.telegram.send_text(chat, text);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let seen = world
+            .telegram
+            .received(chat)
+            .iter()
+            .filter(|r| r.text.as_deref().is_some_and(|t| t.contains(needle)))
+            .count();
+        if seen >= n {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{chat} had {seen} replies with {needle:?}, not {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_paired_chat_has_one_partner_until_it_ends_the_pairing() {
+    let world = World::start(&[]).await;
+    world.pair(ALICE, BOB).await;
+    let (carols, _) = world.generate(CAROL).await;
+
+    world.ask(ALICE, "/generateToken", "already paired").await;
+    let refused = world
+        .ask(BOB, &format!("/pair {carols}"), "already paired")
+        .await;
+    assert!(refused.text.unwrap().contains("/deleteToken"));
+
+    // Carol's token is still waiting; Bob, unpaired, may take it.
+    world.ask(BOB, "/deleteToken", "Deleted").await;
+    world
+        .ask(BOB, &format!("/pair {carols}"), "You're paired")
+        .await;
+}
+
+#[tokio::test]
+async fn pairing_withdraws_the_other_waiting_tokens_of_both_chats() {
+    let world = World::start(&[]).await;
+    let (alices_other, _) = world.generate(ALICE).await;
+    let (bobs_other, _) = world.generate(BOB).await;
+    ask_again(&world, BOB, "/generateToken", "Your token:", 2).await;
+    let bobs_latest = world
+        .telegram
+        .received(BOB)
+        .iter()
+        .filter_map(|r| {
+            r.text
+                .as_deref()?
+                .split("Your token: ")
+                .nth(1)?
+                .split_whitespace()
+                .next()
+                .map(str::to_owned)
+        })
+        .last()
+        .unwrap();
+    assert_ne!(bobs_latest, bobs_other);
+
+    world
+        .ask(ALICE, &format!("/pair {bobs_latest}"), "You're paired")
+        .await;
+
+    for (n, token) in [alices_other, bobs_other].iter().enumerate() {
+        ask_again(
+            &world,
+            CAROL,
+            &format!("/pair {token}"),
+            "don't know that",
+            n + 1,
+        )
+        .await;
+    }
+    world.ask(CAROL, "hello?", "not paired").await;
+}
+
+#[tokio::test]
+async fn pair_attempts_are_limited_per_chat() {
+    let world = World::start(&[]).await;
+    let (_, code) = world.generate(ALICE).await;
+    let wrong = if code == "BCDF-GHJK" {
+        "BCDF-GHJL"
+    } else {
+        "BCDF-GHJK"
+    };
+    for n in 1..=20 {
+        ask_again(&world, BOB, &format!("/pair {wrong}"), "don't know that", n).await;
+    }
+
+    world
+        .ask(BOB, &format!("/pair {code}"), "Too many wrong tries")
+        .await;
+    // Another chat, behind the same bot and so the same address, is not locked out.
+    world
+        .ask(CAROL, &format!("/pair {code}"), "You're paired")
+        .await;
+}
+
+#[tokio::test]
+async fn the_word_filter_sees_through_look_alike_spellings() {
+    let world = World::start(&[("TANDEM_BOT_FILTER_WORDS", "darn")]).await;
+    world.pair(ALICE, BOB).await;
+
+    world
+        .telegram
+        .send_text(ALICE, "ｄａｒｎ, and da\u{200d}rn again");
+    let got = world.telegram.wait_for_text(BOB, "again", PATIENCE).await;
+    assert_eq!(got.text.as_deref(), Some("****, and **** again"));
+
+    world
+        .telegram
+        .send_photo(ALICE, "photo-3", Some("D\u{202e}ARN it"));
+    let got = world
+        .telegram
+        .wait_for(
+            BOB,
+            |r| r.photo_file_id.as_deref() == Some("photo-3"),
+            PATIENCE,
+        )
+        .await;
+    assert_eq!(got.caption.as_deref(), Some("**** it"));
+}
