@@ -393,6 +393,7 @@ async fn pairing_withdraws_the_other_waiting_tokens_of_both_chats() {
         .telegram
         .received(BOB)
         .iter()
+        .rev()
         .filter_map(|r| {
             r.text
                 .as_deref()?
@@ -402,7 +403,7 @@ async fn pairing_withdraws_the_other_waiting_tokens_of_both_chats() {
                 .next()
                 .map(str::to_owned)
         })
-        .last()
+        .next()
         .unwrap();
     assert_ne!(bobs_latest, bobs_other);
 
