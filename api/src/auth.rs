@@ -1,4 +1,5 @@
-//! Who a request acts for, and how often it may: API keys, tenants and rate limits.
+//! Who a request acts for, and how often it may: API keys, tenants and rate limits (the
+//! per-key limit itself is [`crate::rate_limit`]).
 //!
 //! Keys are kept only as SHA-256 digests and compared in constant time. Each key maps to
 //! a tenant; a tenant sees only its own records. Without keys (local use only) every
@@ -17,9 +18,10 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::AppState;
-use crate::domain::TenantId;
+use crate::domain::{Guesser, TenantId};
 use crate::error::ApiError;
 use crate::local_only::LocalHosts;
+use crate::rate_limit::SharedRateLimit;
 
 /// Plain-text keys shorter than this are refused: they could be guessed.
 const MIN_KEY_LEN: usize = 16;
@@ -27,6 +29,9 @@ const MIN_KEY_LEN: usize = 16;
 /// The configured API keys, as digests.
 pub struct ApiKeys {
     keys: Vec<(TenantId, [u8; 32])>,
+    /// Each key's id for the rate limit: `key:` and the first 8 bytes of its digest in hex,
+    /// the same in every process.
+    ids: Vec<String>,
 }
 
 impl std::fmt::Debug for ApiKeys {
@@ -68,17 +73,21 @@ impl ApiKeys {
         if keys.is_empty() {
             return Err("no API keys given".to_owned());
         }
-        Ok(Self { keys })
+        let ids = keys
+            .iter()
+            .map(|(_, digest)| format!("key:{}", hex::encode(&digest[..8])))
+            .collect();
+        Ok(Self { keys, ids })
     }
 
-    /// The key's position and tenant, if `presented` is one of the keys. Every digest is
+    /// The key's id and tenant, if `presented` is one of the keys. Every digest is
     /// compared, in constant time, whichever matches.
-    fn find(&self, presented: &str) -> Option<(usize, &TenantId)> {
+    fn find(&self, presented: &str) -> Option<(&str, &TenantId)> {
         let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
         let mut found = None;
         for (index, (tenant, known)) in self.keys.iter().enumerate() {
             if bool::from(known.ct_eq(&digest)) {
-                found = Some((index, tenant));
+                found = Some((self.ids[index].as_str(), tenant));
             }
         }
         found
@@ -100,21 +109,30 @@ pub struct Access {
     keys: Option<ApiKeys>,
     /// What is served without keys.
     local: LocalHosts,
-    per_key: Option<DefaultKeyedRateLimiter<usize>>,
+    /// The per-key limit, held through the store for the whole deployment.
+    per_key: Option<SharedRateLimit>,
+    /// Requests with a missing or wrong key, per client address (an IPv6 address by its
+    /// /64), in this process.
+    unauthenticated: DefaultKeyedRateLimiter<String>,
 }
+
+/// Requests with a missing or wrong key answered `401` per client address and second (in
+/// bursts of as many); past that they get `429`. They never reach the store, so they cannot
+/// use up anyone's budget there.
+pub const UNAUTHENTICATED_PER_SECOND: u32 = 10;
 
 impl Access {
     /// Access with `keys` (`None`: authentication off) and at most `per_second` requests
-    /// per key per second, in bursts of as many (`0`: no limit; no limit either without keys).
+    /// per key in any clock second, deployment-wide (`0`: no limit; no limit either
+    /// without keys).
     pub fn new(keys: Option<ApiKeys>, per_second: u32) -> Self {
-        let per_key = match (&keys, NonZeroU32::new(per_second)) {
-            (Some(_), Some(rate)) => Some(RateLimiter::keyed(Quota::per_second(rate))),
-            _ => None,
-        };
+        let per_key = (keys.is_some() && per_second > 0).then(|| SharedRateLimit::new(per_second));
+        let unauthenticated = NonZeroU32::new(UNAUTHENTICATED_PER_SECOND).expect("non-zero");
         Self {
             keys,
             local: LocalHosts::default(),
             per_key,
+            unauthenticated: RateLimiter::keyed(Quota::per_second(unauthenticated)),
         }
     }
 
@@ -131,13 +149,14 @@ impl Access {
         Self::new(None, 0)
     }
 
-    /// The tenant a request with these headers acts for, after the key's rate limit.
-    fn authorize(&self, parts: &Parts) -> Result<TenantId, ApiError> {
+    /// The tenant a request with these headers acts for, and the id of its key (none when
+    /// keys are off).
+    fn authenticate(&self, parts: &Parts) -> Result<(TenantId, Option<&str>), ApiError> {
         let Some(keys) = &self.keys else {
             self.local.check(parts)?;
-            return Ok(TenantId::local());
+            return Ok((TenantId::local(), None));
         };
-        let presented = parts
+        let found = parts
             .headers
             .get(AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
@@ -145,16 +164,27 @@ impl Access {
                 let (scheme, key) = value.split_once(' ')?;
                 scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
             })
-            .ok_or(ApiError::Unauthorized)?;
-        let (index, tenant) = keys.find(presented).ok_or(ApiError::Unauthorized)?;
-        if let Some(limiter) = &self.per_key {
-            limiter
-                .check_key(&index)
-                .map_err(|not_until| ApiError::RateLimited {
-                    retry_after: not_until.wait_time_from(DefaultClock::default().now()),
-                })?;
+            .and_then(|presented| keys.find(presented));
+        match found {
+            Some((id, tenant)) => Ok((tenant.clone(), Some(id))),
+            None => Err(self.refuse_unauthenticated(parts)),
         }
-        Ok(tenant.clone())
+    }
+
+    /// `401`, or `429` once the client's address has had its share of them.
+    fn refuse_unauthenticated(&self, parts: &Parts) -> ApiError {
+        let limiter = &self.unauthenticated;
+        // Forget addresses that have been quiet for a while, so the table stays small.
+        if limiter.len() > 10_000 {
+            limiter.retain_recent();
+        }
+        let address = Guesser::of(None, client_ip(parts)).key();
+        match limiter.check_key(&address) {
+            Ok(()) => ApiError::Unauthorized,
+            Err(not_until) => ApiError::RateLimited {
+                retry_after: not_until.wait_time_from(DefaultClock::default().now()),
+            },
+        }
     }
 }
 
@@ -167,7 +197,13 @@ impl FromRequestParts<AppState> for TenantId {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        state.access.authorize(parts)
+        let access = &state.access;
+        let (tenant, key) = access.authenticate(parts)?;
+        if let (Some(limit), Some(key)) = (&access.per_key, key) {
+            let pairings = &state.pairings;
+            limit.check(pairings.store(), key, pairings.now()).await?;
+        }
+        Ok(tenant)
     }
 }
 
@@ -179,19 +215,23 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        if let Some(ConnectInfo(addr)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
-            return Ok(Self(Some(addr.ip())));
-        }
-        use lambda_http::request::RequestContext;
-        let lambda_ip = match parts.extensions.get::<RequestContext>() {
-            Some(RequestContext::ApiGatewayV2(context)) => context
-                .http
-                .source_ip
-                .as_deref()
-                .and_then(|ip| ip.parse().ok()),
-            _ => None,
-        };
-        Ok(Self(lambda_ip))
+        Ok(Self(client_ip(parts)))
+    }
+}
+
+/// The address of the client: the TCP peer locally, the source IP under Lambda.
+fn client_ip(parts: &Parts) -> Option<IpAddr> {
+    if let Some(ConnectInfo(addr)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+        return Some(addr.ip());
+    }
+    use lambda_http::request::RequestContext;
+    match parts.extensions.get::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV2(context)) => context
+            .http
+            .source_ip
+            .as_deref()
+            .and_then(|ip| ip.parse().ok()),
+        _ => None,
     }
 }
 

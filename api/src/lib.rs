@@ -11,6 +11,7 @@ pub mod extract;
 pub mod local_only;
 pub mod long_polls;
 pub mod pairing;
+pub mod rate_limit;
 pub mod routes;
 pub mod serve;
 pub mod store;

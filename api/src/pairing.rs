@@ -105,6 +105,11 @@ impl Pairings {
         self
     }
 
+    /// What time it is, by the rules' clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
     /// The store underneath.
     pub fn store(&self) -> &dyn Store {
         self.store.as_ref()

@@ -231,6 +231,18 @@ impl CodeOutcome {
     }
 }
 
+/// A slice of an API key's request budget for one clock second, as
+/// [`Store::lease_requests`] hands it to one process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLease {
+    /// How many requests the process may serve from this slice (0: the second's budget
+    /// is spent).
+    pub granted: u32,
+    /// How many of the second's budget every process together has taken, this slice
+    /// included.
+    pub used: u32,
+}
+
 /// Where token records live. Every method sees only the given tenant's records, and
 /// treats a record whose `expires_at` is at or before `now` as absent, whether or not
 /// the backend has removed it yet.
@@ -307,6 +319,17 @@ pub trait Store: Send + Sync + 'static {
     /// The tenant's counts for `GET /v1/stats`, with its code failures of this window.
     async fn stats(&self, tenant: &TenantId, now: DateTime<Utc>)
     -> Result<StatsCounts, StoreError>;
+
+    /// Takes up to `want` of the `budget` requests that the API key `key` may make in the
+    /// clock second that starts at `second_ms` (Unix milliseconds), for every process on
+    /// the store together: never more than `budget` in all.
+    async fn lease_requests(
+        &self,
+        key: &str,
+        second_ms: i64,
+        budget: u32,
+        want: u32,
+    ) -> Result<RateLease, StoreError>;
 
     /// How often a long-poll must re-read a record: `None` when every change goes
     /// through this process (and so through its notifier), `Some` when other processes

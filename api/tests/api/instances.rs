@@ -1,5 +1,6 @@
 //! Tandem as many instances: two `tandem-api` processes on one store share its limits on
-//! failed short-code guesses, on one SQLite file and on one DynamoDB table.
+//! failed short-code guesses and each API key's rate, on one SQLite file and on one
+//! DynamoDB table.
 
 use std::time::Duration;
 
@@ -203,4 +204,82 @@ async fn two_processes_on_one_dynamodb_table_share_the_guess_limits() {
     let instances = two_instances(&format!("dynamodb://{table}")).await;
 
     guess_limits_are_shared_by(&instances).await;
+}
+
+/// The API key of the rate-limit tests, and its budget per second.
+const KEY: &str = "acme-key-0123456789";
+const RATE: u32 = 20;
+
+/// Two API processes on `store_url` with one API key limited to [`RATE`] a second.
+async fn two_keyed_instances(store_url: &str) -> [RunningBinary; 2] {
+    let flags = [
+        "--api-keys",
+        &format!("acme:{KEY}"),
+        "--rate-limit",
+        &RATE.to_string(),
+    ];
+    let (one, two) = tokio::join!(
+        start_binary(store_url, &flags),
+        start_binary(store_url, &flags)
+    );
+    [one, two]
+}
+
+/// A burst of requests with one key, spread over both instances within one clock second,
+/// gets at most the key's budget, and at most a slice per instance (a tenth of it) fewer.
+async fn the_key_rate_holds_across(instances: &[RunningBinary; 2]) {
+    let http = reqwest::Client::new();
+    let slice = (RATE / 10).max(1);
+    for _attempt in 0..3 {
+        // Start just after a second begins; a burst that outlasts its second is sent again.
+        let now = chrono::Utc::now();
+        let into = now.timestamp_subsec_millis();
+        tokio::time::sleep(Duration::from_millis(u64::from(1000 - into) + 20)).await;
+        let second = chrono::Utc::now().timestamp();
+        let burst = (0..100).map(|i| {
+            http.get(format!(
+                "{}/v1/tokens?entity=alice",
+                instances[i % 2].address()
+            ))
+            .bearer_auth(KEY)
+            .send()
+        });
+        let statuses: Vec<u16> = futures::future::join_all(burst)
+            .await
+            .into_iter()
+            .map(|r| r.unwrap().status().as_u16())
+            .collect();
+        if chrono::Utc::now().timestamp() != second {
+            continue;
+        }
+        let ok = statuses.iter().filter(|&&s| s == 200).count() as u32;
+        let limited = statuses.iter().filter(|&&s| s == 429).count() as u32;
+        assert_eq!(ok + limited, 100, "{statuses:?}");
+        assert!(
+            (RATE - 2 * (slice - 1)..=RATE).contains(&ok),
+            "{ok} requests passed in one second at {RATE} a second over two instances"
+        );
+        return;
+    }
+    panic!("no burst of 100 requests fit into one second");
+}
+
+#[tokio::test]
+async fn the_key_rate_holds_across_two_processes_on_one_sqlite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite://{}", dir.path().join("shared.db").display());
+    let instances = two_keyed_instances(&store).await;
+
+    the_key_rate_holds_across(&instances).await;
+}
+
+#[tokio::test]
+#[ignore = "needs a local DynamoDB server (moto); `just test` runs it"]
+async fn the_key_rate_holds_across_two_processes_on_one_dynamodb_table() {
+    let (client, _) = local_dynamodb_client().await;
+    let table = format!("tandem-test-{}", uuid::Uuid::new_v4().simple());
+    DynamoStore::create_table(&client, &table).await.unwrap();
+    let instances = two_keyed_instances(&format!("dynamodb://{table}")).await;
+
+    the_key_rate_holds_across(&instances).await;
 }

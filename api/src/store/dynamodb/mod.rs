@@ -31,17 +31,20 @@
 //! Pair-by-code resolves the code's item, pairs, and counts failed attempts in counter items
 //! (see `guesses`, with what an attempt costs).
 //!
-//! Three more kinds of item share the table, keyed so that no token can collide with them
+//! Four more kinds of item share the table, keyed so that no token can collide with them
 //! (tokens have no `#`) and absent from every GSI:
 //! - `code#LETTERS` → `target` (the token), `owner` (tenant), `expires_at`: a short code, written
 //!   in the same transaction as its token, and free again once `expires_at` passes;
 //! - `idem#TENANT#KEY` → `owner`, `request_hash`, `response` (the record as created), `expires_at`:
 //!   an `Idempotency-Key`, likewise;
 //! - `guess#WINDOW#TENANT#GUESSER` → `owner`, `failures`: failed short-code attempts in an
-//!   hourly window, removed by TTL an hour after it ends.
+//!   hourly window, removed by TTL an hour after it ends;
+//! - `rate#KEY#SECOND` → `used`: what an API key's requests took of its budget in one clock
+//!   second (see `leases`), removed by TTL a minute later.
 
 mod guesses;
 mod item;
+mod leases;
 mod operations;
 mod reads;
 mod schema;

@@ -12,7 +12,8 @@ use super::schema::FOREVER_SECONDS;
 use super::{DynamoStore, STATS_CACHE, Side};
 use crate::domain::{Cursor, Page, TenantId};
 use crate::store::{
-    CodeAttempt, CodeOutcome, Inserted, NewToken, PairOutcome, StatsCounts, Store, StoreError,
+    CodeAttempt, CodeOutcome, Inserted, NewToken, PairOutcome, RateLease, StatsCounts, Store,
+    StoreError,
 };
 
 #[async_trait]
@@ -196,6 +197,16 @@ impl Store for DynamoStore {
         // One item, read fresh: what the guess budget has left matters now.
         counts.code_failures = self.code_failures(tenant, now).await?;
         Ok(counts)
+    }
+
+    async fn lease_requests(
+        &self,
+        key: &str,
+        second_ms: i64,
+        budget: u32,
+        want: u32,
+    ) -> Result<RateLease, StoreError> {
+        self.lease(key, second_ms, budget, want).await
     }
 
     fn change_poll_interval(&self) -> Option<std::time::Duration> {

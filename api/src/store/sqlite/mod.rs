@@ -31,7 +31,8 @@ pub use self::schema::Durability;
 pub use self::wal::DEFAULT_LIMIT_BYTES as DEFAULT_WAL_LIMIT_BYTES;
 use self::writer::{Housekeeping, Writer};
 use super::{
-    CodeAttempt, CodeOutcome, Inserted, NewToken, PairOutcome, StatsCounts, Store, StoreError,
+    CodeAttempt, CodeOutcome, Inserted, NewToken, PairOutcome, RateLease, StatsCounts, Store,
+    StoreError,
 };
 use crate::domain::{Cursor, Page, TenantId};
 
@@ -321,6 +322,21 @@ impl Store for SqliteStore {
             reads::stats(conn, &tenant, millis(now))
         })
         .await
+    }
+
+    async fn lease_requests(
+        &self,
+        key: &str,
+        second_ms: i64,
+        budget: u32,
+        want: u32,
+    ) -> Result<RateLease, StoreError> {
+        let key = key.to_owned();
+        self.writer
+            .run("leasing a rate budget", move |conn| {
+                Ok(writes::lease_requests(conn, &key, second_ms, budget, want)?)
+            })
+            .await
     }
 
     fn change_poll_interval(&self) -> Option<Duration> {

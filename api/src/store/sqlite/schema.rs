@@ -4,7 +4,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 /// The schema's migrations, in order; `PRAGMA user_version` counts those applied. Times
 /// are Unix milliseconds; a `NULL` `expires_at` never expires. `tenant` scopes every query.
-const MIGRATIONS: [&str; 5] = [
+const MIGRATIONS: [&str; 6] = [
     // (IF NOT EXISTS: databases made before migrations were counted have this already.)
     "CREATE TABLE IF NOT EXISTS tokens (
         token            TEXT    NOT NULL PRIMARY KEY,
@@ -59,6 +59,14 @@ const MIGRATIONS: [&str; 5] = [
         window_start INTEGER NOT NULL,
         failures     INTEGER NOT NULL,
         PRIMARY KEY (tenant, guesser, window_start)
+    ) STRICT, WITHOUT ROWID;",
+    // The requests each API key has taken of its budget, per clock second (its start,
+    // Unix milliseconds), by every process on the file together.
+    "CREATE TABLE rate_leases (
+        key          TEXT    NOT NULL,
+        second_start INTEGER NOT NULL,
+        used         INTEGER NOT NULL,
+        PRIMARY KEY (key, second_start)
     ) STRICT, WITHOUT ROWID;",
 ];
 

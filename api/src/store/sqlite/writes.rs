@@ -12,7 +12,7 @@ use super::writer::WriteError;
 use super::{KEEP_EXPIRED, PURGE_BATCH};
 use crate::store::{
     CodeOutcome, GuessLimits, GuessWindow, IdempotencyClaim, Inserted, NewToken, PairOutcome,
-    StoreError, WHOLE_TENANT,
+    RateLease, StoreError, WHOLE_TENANT,
 };
 
 /// Pairs `entity_b` with the live, pending record `token`: one `UPDATE … RETURNING`;
@@ -99,6 +99,34 @@ pub(super) fn pair_by_code(
     Ok(CodeOutcome::Failed)
 }
 
+/// Takes up to `want` of `key`'s `budget` for the second at `second_ms`.
+pub(super) fn lease_requests(
+    conn: &Connection,
+    key: &str,
+    second_ms: i64,
+    budget: u32,
+    want: u32,
+) -> rusqlite::Result<RateLease> {
+    let used: i64 = conn
+        .prepare_cached("SELECT used FROM rate_leases WHERE key = ?1 AND second_start = ?2")?
+        .query_row(params![key, second_ms], |row| row.get(0))
+        .optional()?
+        .unwrap_or(0);
+    let used = u32::try_from(used).unwrap_or(u32::MAX);
+    let granted = want.min(budget.saturating_sub(used));
+    if granted > 0 {
+        conn.prepare_cached(
+            "INSERT INTO rate_leases (key, second_start, used) VALUES (?1, ?2, ?3)
+             ON CONFLICT (key, second_start) DO UPDATE SET used = used + ?3",
+        )?
+        .execute(params![key, second_ms, granted])?;
+    }
+    Ok(RateLease {
+        granted,
+        used: used + granted,
+    })
+}
+
 /// Deletes the live record `token` and returns it as it was. Marked, not removed: every
 /// read treats it as gone from now on, the stats count it for a day, and the purge
 /// removes it after that.
@@ -139,6 +167,9 @@ pub(super) fn purge(conn: &Connection) -> rusqlite::Result<usize> {
     // Failure counts of windows that have ended (at most a few rows per guesser).
     conn.prepare_cached("DELETE FROM code_failures WHERE window_start < ?1")?
         .execute(params![GuessWindow::containing(now).start_ms])?;
+    // Rate leases of seconds long past.
+    conn.prepare_cached("DELETE FROM rate_leases WHERE second_start < ?1")?
+        .execute(params![millis(now) - 60_000])?;
     Ok(purged)
 }
 
