@@ -3,7 +3,7 @@
 # Why not a Lambda function URL? A function URL can only be bounded by the function's reserved
 # concurrency, which a new account cannot set (all 10 of its quota must stay unreserved) and which
 # bounds requests in flight, not requests a second. The HTTP API's stage throttling bounds the
-# rate of the whole deployment in front of the per-key limits tandem-api enforces per instance,
+# rate of the whole deployment in front of the per-key limits that tandem-api keeps in the table,
 # answers the excess with 429 before any Lambda runs (so a flood costs no Lambda time), gives
 # an access log, and puts the API, the dashboard and
 # the bot's webhook on one origin. It speaks the payload format 2.0 that tandem-api's

@@ -116,7 +116,7 @@ variable "api_reserved_concurrency" {
 }
 
 variable "rate_limit_per_key" {
-  description = "TANDEM_RATE_LIMIT: requests a second allowed per API key, in bursts of as many, counted by each Lambda instance on its own (0: no limit). The stage throttling below bounds the whole deployment."
+  description = "TANDEM_RATE_LIMIT: requests allowed per API key in any clock second, for the whole deployment (instances lease slices of it from the table; 0: no limit). The stage throttling below bounds all keys together."
   type        = number
   default     = 100
 
