@@ -13,7 +13,11 @@ resource "aws_dynamodb_table" "tokens" {
     type = "S"
   }
   attribute {
-    name = "entity_a_key"
+    name = "entity_a_shard"
+    type = "S"
+  }
+  attribute {
+    name = "entity_a_sort"
     type = "S"
   }
   attribute {
@@ -24,36 +28,23 @@ resource "aws_dynamodb_table" "tokens" {
     name = "sort_key"
     type = "S"
   }
-  attribute {
-    name = "tenant"
-    type = "S"
-  }
-  attribute {
-    name = "expires_at"
-    type = "N"
-  }
 
-  # Listing by entity, newest first: `tenant#entity` partitions, sorted by creation time.
+  # Listing by entity A, and what /v1/stats reads: a tenant's records spread over 16
+  # partitions (`tenant#NN`, by entity A's hash) so that one busy tenant meets no
+  # partition's write ceiling; an entity's records lie together, newest last.
   global_secondary_index {
     name            = "by_entity_a"
-    hash_key        = "entity_a_key"
-    range_key       = "sort_key"
+    hash_key        = "entity_a_shard"
+    range_key       = "entity_a_sort"
     projection_type = "ALL"
   }
-  # Sparse: only paired items have entity_b_key.
+  # Listing by entity B, `tenant#entity` partitions sorted by creation time. Sparse: only
+  # paired items have entity_b_key.
   global_secondary_index {
     name            = "by_entity_b"
     hash_key        = "entity_b_key"
     range_key       = "sort_key"
     projection_type = "ALL"
-  }
-  # What /v1/stats counts: a tenant's records by expiry, with only the attributes it needs.
-  global_secondary_index {
-    name               = "by_tenant"
-    hash_key           = "tenant"
-    range_key          = "expires_at"
-    projection_type    = "INCLUDE"
-    non_key_attributes = ["entity_b", "created_at", "paired_at", "deleted_at"]
   }
 
   # DynamoDB deletes expired items hours to days late; the store filters them on read anyway.

@@ -38,7 +38,7 @@ data "aws_iam_policy_document" "api" {
     resources = [aws_dynamodb_table.tokens.arn]
   }
 
-  # Query runs on the indexes only: listing (by_entity_a, by_entity_b) and stats (by_tenant).
+  # Query runs on the indexes only: listing (by_entity_a, by_entity_b) and stats (by_entity_a).
   statement {
     sid       = "QueryIndexes"
     actions   = ["dynamodb:Query"]

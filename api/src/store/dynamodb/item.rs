@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sdk::{EntityId, Label, ShortCode, Token, TokenRecord};
 use serde::{Deserialize, Serialize};
 
-use super::schema::FOREVER_SECONDS;
+use super::schema::{FOREVER_SECONDS, SHARDS};
 use crate::domain::TenantId;
 use crate::store::{IdempotencyClaim, Inserted, NewToken, StoreError};
 
@@ -37,7 +37,9 @@ pub(super) struct TokenItem {
     pub pair_ttl_seconds: Option<i64>,
     pub expires_at_epoch: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entity_a_key: Option<String>,
+    pub entity_a_shard: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity_a_sort: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entity_b_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -68,7 +70,8 @@ impl TokenItem {
             pair_ttl_ms: pair_ttl_seconds.map(|s| s * 1000),
             pair_ttl_seconds,
             expires_at_epoch: epoch_seconds_ceil(expires_at),
-            entity_a_key: Some(entity_key(tenant, &r.entity_a)),
+            entity_a_shard: Some(shard_key(tenant, &r.entity_a)),
+            entity_a_sort: Some(entity_sort_key(&r.entity_a, r.created_at, &r.token)),
             entity_b_key: None,
             sort_key: Some(sort_key(r.created_at, &r.token)),
             deleted_at: None,
@@ -115,7 +118,7 @@ impl TokenItem {
     }
 }
 
-/// What the stats index projects of a token's item: what `stats` counts with.
+/// What `stats` counts with, of a token's item.
 #[derive(Debug, Deserialize)]
 pub(super) struct CountedItem {
     pub expires_at: i64,
@@ -237,9 +240,39 @@ pub(super) fn epoch_seconds_ceil(ms: i64) -> i64 {
     ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) != 0)
 }
 
-/// The partition key of an entity's side in a listing index: `tenant#entity`.
+/// The partition key of an entity B in its listing index: `tenant#entity`.
 pub(super) fn entity_key(tenant: &TenantId, entity: &EntityId) -> String {
     format!("{}#{}", tenant.as_str(), entity.as_str())
+}
+
+/// An entity's hash: the first 8 bytes of the SHA-256 of its id, in hexadecimal. (Two
+/// entities with one hash would share a listing range; the listing checks the entity too.)
+pub(super) fn entity_hash(entity: &EntityId) -> String {
+    use sha2::Digest as _;
+    hex::encode(&sha2::Sha256::digest(entity.as_str().as_bytes())[..8])
+}
+
+/// The partition of entity A's listing index that holds `entity`'s records of `tenant`:
+/// `tenant#NN`, `NN` its shard.
+pub(super) fn shard_key(tenant: &TenantId, entity: &EntityId) -> String {
+    use sha2::Digest as _;
+    let first = sha2::Sha256::digest(entity.as_str().as_bytes())[0];
+    format!("{}#{:02}", tenant.as_str(), u32::from(first) % SHARDS)
+}
+
+/// Every partition of entity A's listing index that holds `tenant`'s records.
+pub(super) fn shard_keys(tenant: &TenantId) -> impl Iterator<Item = String> + '_ {
+    (0..SHARDS).map(move |shard| format!("{}#{shard:02}", tenant.as_str()))
+}
+
+/// The sort key of a record in entity A's listing index: the entity's hash, `#`, then
+/// [`sort_key`].
+pub(super) fn entity_sort_key(
+    entity: &EntityId,
+    created_at: DateTime<Utc>,
+    token: &Token,
+) -> String {
+    format!("{}#{}", entity_hash(entity), sort_key(created_at, token))
 }
 
 /// The listing indexes' sort key: `created_at` in 15 digits, `#`, the token.
@@ -266,6 +299,18 @@ mod tests {
         assert_eq!(epoch_seconds_ceil(1_000), 1);
         assert_eq!(epoch_seconds_ceil(1_001), 2);
         assert_eq!(epoch_seconds_ceil(0), 0);
+    }
+
+    #[test]
+    fn a_tenant_spreads_over_every_shard_and_an_entity_keeps_to_one() {
+        let tenant = TenantId::local();
+        let shards: std::collections::BTreeSet<String> = (0..1000)
+            .map(|i| shard_key(&tenant, &EntityId::parse(format!("user-{i}")).unwrap()))
+            .collect();
+        let all: std::collections::BTreeSet<String> = shard_keys(&tenant).collect();
+        assert_eq!(shards, all);
+        let alice = EntityId::parse("alice").unwrap();
+        assert_eq!(shard_key(&tenant, &alice), shard_key(&tenant, &alice));
     }
 
     #[test]
@@ -304,7 +349,13 @@ mod tests {
             "{item:?}"
         );
         assert_eq!(item["created_at"], n(1_764_000_000_123));
-        assert_eq!(item["entity_a_key"], s("local#alice"));
+        assert_eq!(
+            item["entity_a_shard"],
+            s(shard_key(&tenant, &new.record.entity_a))
+        );
+        let sort = entity_sort_key(&new.record.entity_a, now, &new.record.token);
+        assert_eq!(item["entity_a_sort"], s(sort.clone()));
+        assert!(sort.starts_with(&format!("{}#", entity_hash(&new.record.entity_a))));
         let back: TokenItem = from_item(item).unwrap();
         assert_eq!(back.live_record(&tenant, now).unwrap(), Some(new.record));
     }

@@ -57,8 +57,8 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 
 pub use self::schema::{
-    ENTITY_A_KEY, ENTITY_B_KEY, EXPIRY_KEY, INDEX_ENTITY_A, INDEX_ENTITY_B, INDEX_TENANT,
-    PARTITION_KEY, SORT_KEY, TENANT_INDEX_ATTRIBUTES, TENANT_KEY, TTL_ATTRIBUTE,
+    ENTITY_A_KEY, ENTITY_A_SORT_KEY, ENTITY_B_KEY, INDEX_ENTITY_A, INDEX_ENTITY_B, PARTITION_KEY,
+    SHARDS, SORT_KEY, TTL_ATTRIBUTE,
 };
 use super::{StatsCounts, StoreError};
 use crate::domain::TenantId;
@@ -109,6 +109,14 @@ impl Side {
         match self {
             Self::A => ENTITY_A_KEY,
             Self::B => ENTITY_B_KEY,
+        }
+    }
+
+    /// The attribute that names the entity on this side.
+    fn entity_attribute(self) -> &'static str {
+        match self {
+            Self::A => "entity_a",
+            Self::B => "entity_b",
         }
     }
 }

@@ -124,7 +124,7 @@ impl Store for DynamoStore {
             .update_token(token)
             .update_expression(
                 "SET deleted_at = :now, expires_at = :now, expires_at_epoch = :now_s \
-                 REMOVE entity_a_key, entity_b_key",
+                 REMOVE entity_b_key",
             )
             .condition_expression("tenant = :tenant AND expires_at > :now")
             .expression_attribute_values(":tenant", s(tenant.as_str()))

@@ -13,28 +13,25 @@ use crate::store::StoreError;
 
 /// The partition key.
 pub const PARTITION_KEY: &str = "token";
-/// The GSI that lists by entity A.
+/// The GSI that lists by entity A and that `stats` reads whole: every token item of a
+/// tenant, spread over [`SHARDS`] partitions by entity A, so that no tenant's writes meet
+/// in one partition.
 pub const INDEX_ENTITY_A: &str = "by_entity_a";
 /// The GSI that lists by entity B (sparse: only paired items).
 pub const INDEX_ENTITY_B: &str = "by_entity_b";
-/// Partition key of [`INDEX_ENTITY_A`].
-pub const ENTITY_A_KEY: &str = "entity_a_key";
-/// Partition key of [`INDEX_ENTITY_B`].
+/// Partition key of [`INDEX_ENTITY_A`]: `tenant#NN`, `NN` entity A's shard (`00` to `15`).
+pub const ENTITY_A_KEY: &str = "entity_a_shard";
+/// Sort key of [`INDEX_ENTITY_A`]: entity A's hash (16 hexadecimal digits), `#`, then
+/// [`SORT_KEY`]'s value: an entity's records lie together, newest last.
+pub const ENTITY_A_SORT_KEY: &str = "entity_a_sort";
+/// Partition key of [`INDEX_ENTITY_B`]: `tenant#entity`.
 pub const ENTITY_B_KEY: &str = "entity_b_key";
-/// Sort key of both GSIs.
+/// Sort key of [`INDEX_ENTITY_B`]: `created_at` (15 digits) `#token`, newest last.
 pub const SORT_KEY: &str = "sort_key";
+/// How many partitions [`INDEX_ENTITY_A`] spreads a tenant over.
+pub const SHARDS: u32 = 16;
 /// DynamoDB's TTL attribute (Unix seconds).
 pub const TTL_ATTRIBUTE: &str = "expires_at_epoch";
-/// The GSI that `stats` reads: a tenant's records by expiry (token items only; code and
-/// idempotency items name their tenant `owner`, which keeps them out).
-pub const INDEX_TENANT: &str = "by_tenant";
-/// Partition key of [`INDEX_TENANT`].
-pub const TENANT_KEY: &str = "tenant";
-/// Sort key of [`INDEX_TENANT`] (Unix milliseconds).
-pub const EXPIRY_KEY: &str = "expires_at";
-/// The attributes [`INDEX_TENANT`] projects besides its keys: what `stats` counts with.
-pub const TENANT_INDEX_ATTRIBUTES: [&str; 4] =
-    ["entity_b", "created_at", "paired_at", "deleted_at"];
 
 /// How far in the future "never" lies, for a pairing that lives until deleted: the
 /// pair update adds this to its time when the item has no pair TTL (see
@@ -76,29 +73,23 @@ impl DynamoStore {
                 .projection_type(ProjectionType::All)
                 .build()
         };
-        let counted = Projection::builder()
-            .projection_type(ProjectionType::Include)
-            .set_non_key_attributes(Some(
-                TENANT_INDEX_ATTRIBUTES
-                    .iter()
-                    .map(|a| a.to_string())
-                    .collect(),
-            ))
-            .build();
         let created = client
             .create_table()
             .table_name(table)
             .billing_mode(BillingMode::PayPerRequest)
             .attribute_definitions(string_attribute(PARTITION_KEY)?)
             .attribute_definitions(string_attribute(ENTITY_A_KEY)?)
+            .attribute_definitions(string_attribute(ENTITY_A_SORT_KEY)?)
             .attribute_definitions(string_attribute(ENTITY_B_KEY)?)
             .attribute_definitions(string_attribute(SORT_KEY)?)
-            .attribute_definitions(string_attribute(TENANT_KEY)?)
-            .attribute_definitions(attribute(EXPIRY_KEY, ScalarAttributeType::N)?)
             .key_schema(key(PARTITION_KEY, KeyType::Hash)?)
-            .global_secondary_indexes(index(INDEX_ENTITY_A, ENTITY_A_KEY, SORT_KEY, all())?)
+            .global_secondary_indexes(index(
+                INDEX_ENTITY_A,
+                ENTITY_A_KEY,
+                ENTITY_A_SORT_KEY,
+                all(),
+            )?)
             .global_secondary_indexes(index(INDEX_ENTITY_B, ENTITY_B_KEY, SORT_KEY, all())?)
-            .global_secondary_indexes(index(INDEX_TENANT, TENANT_KEY, EXPIRY_KEY, counted)?)
             .send()
             .await;
         match created {
