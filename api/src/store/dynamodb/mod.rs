@@ -74,6 +74,18 @@ pub const IAM_ACTIONS: [&str; 5] = [
     "dynamodb:Query",
 ];
 
+/// Write request units of a plain create (`PutItem` of an item under 1 KB): the table's
+/// write and the item's entry in [`INDEX_ENTITY_A`].
+pub const CREATE_WRITE_UNITS: u32 = 2;
+
+/// Write request units of a pairing (`UpdateItem`): the table's write, the item's entry in
+/// [`INDEX_ENTITY_A`] rewritten in place (the index projects every attribute, and its keys do
+/// not change), and its new entry in [`INDEX_ENTITY_B`].
+pub const PAIR_WRITE_UNITS: u32 = 3;
+
+/// Read request units of a get: one strongly consistent `GetItem` of an item under 4 KB.
+pub const GET_READ_UNITS: u32 = 1;
+
 /// How long an instance reuses a tenant's stats before reading them again.
 const STATS_CACHE: chrono::Duration = chrono::Duration::seconds(30);
 
@@ -149,5 +161,45 @@ impl DynamoStore {
     pub async fn client_from_env() -> Client {
         let config = aws_config::load_from_env().await;
         Client::new(&config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The write units claimed above follow from what each write touches: a create puts
+    /// the item with entity A's listing keys and without entity B's; a pairing sets entity
+    /// B's key (a new entry there) and leaves entity A's keys alone (an entry rewritten in
+    /// place, not moved, which would cost two).
+    #[test]
+    fn the_write_units_follow_from_the_keys_each_write_sets() {
+        let new = crate::store::NewToken {
+            record: sdk::TokenRecord {
+                token: sdk::Token::parse("t").unwrap(),
+                code: None,
+                entity_a: sdk::EntityId::parse("alice").unwrap(),
+                entity_b: None,
+                label: None,
+                created_at: Utc::now(),
+                paired_at: None,
+                expires_at: Some(Utc::now()),
+            },
+            code_expires_at: None,
+            pair_ttl: None,
+            idempotency: None,
+        };
+        let created = item::to_item(&item::TokenItem::new(&TenantId::local(), &new)).unwrap();
+        assert!(created.contains_key(ENTITY_A_KEY) && created.contains_key(ENTITY_A_SORT_KEY));
+        assert!(!created.contains_key(ENTITY_B_KEY));
+        assert_eq!(CREATE_WRITE_UNITS, 1 + 1);
+
+        let set = operations::PAIR_UPDATE;
+        assert!(
+            !set.contains(ENTITY_A_KEY) && !set.contains(ENTITY_A_SORT_KEY),
+            "{set}"
+        );
+        assert!(set.contains(&format!("{ENTITY_B_KEY} = ")), "{set}");
+        assert_eq!(PAIR_WRITE_UNITS, 1 + 1 + 1);
     }
 }

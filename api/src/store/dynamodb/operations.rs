@@ -16,6 +16,13 @@ use crate::store::{
     StoreError,
 };
 
+/// The pairing's update: entity B and its listing key, the pairing time and the new expiry.
+/// It leaves entity A's listing keys alone, so the item stays where it is in
+/// [`super::INDEX_ENTITY_A`] (one write there, not two; see [`super::PAIR_WRITE_UNITS`]).
+pub(super) const PAIR_UPDATE: &str = "SET entity_b = :b, entity_b_key = :b_key, paired_at = :now, \
+     expires_at = if_not_exists(pair_ttl_ms, :forever_ms) + :now, \
+     expires_at_epoch = if_not_exists(pair_ttl_seconds, :forever_s) + :now_s";
+
 #[async_trait]
 impl Store for DynamoStore {
     fn kind(&self) -> &'static str {
@@ -67,11 +74,7 @@ impl Store for DynamoStore {
         let now_ms = millis(now);
         let result = self
             .update_token(token)
-            .update_expression(
-                "SET entity_b = :b, entity_b_key = :b_key, paired_at = :now, \
-                 expires_at = if_not_exists(pair_ttl_ms, :forever_ms) + :now, \
-                 expires_at_epoch = if_not_exists(pair_ttl_seconds, :forever_s) + :now_s",
-            )
+            .update_expression(PAIR_UPDATE)
             .condition_expression(
                 "tenant = :tenant AND attribute_not_exists(entity_b) \
                  AND entity_a <> :b AND expires_at > :now",
