@@ -4,6 +4,8 @@
 //! Usage: `cost [MEMORY_MB] [BILLED_MS]` (defaults: 256, Terraform's `api_memory_mb`, and
 //! 10 ms billed per warm call).
 
+use std::io::Write as _;
+
 use api::cost::{Breakdown, FrontDoor, LambdaUse, Prices};
 
 fn main() -> anyhow::Result<()> {
@@ -15,16 +17,19 @@ fn main() -> anyhow::Result<()> {
         billed_ms,
     };
     let prices = Prices::US_EAST_1;
-    println!(
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
         "| front door | DynamoDB writes | DynamoDB reads | Lambda requests | Lambda duration | front door | total |"
-    );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    )?;
+    writeln!(out, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |")?;
     for (name, door) in [
         ("function URL", FrontDoor::FunctionUrl),
         ("HTTP API", FrontDoor::HttpApi),
     ] {
         let cost = Breakdown::per_million_pairings(door, lambda, prices);
-        println!(
+        writeln!(
+            out,
             "| {name} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | **{:.2}** |",
             cost.dynamodb_writes,
             cost.dynamodb_reads,
@@ -32,12 +37,13 @@ fn main() -> anyhow::Result<()> {
             cost.lambda_duration,
             cost.front_door,
             cost.total()
-        );
+        )?;
     }
-    println!();
-    println!(
+    writeln!(out)?;
+    writeln!(
+        out,
         "USD per million completed pairings (create, pair, one read) in us-east-1, arm64 Lambda of \
          {memory_mb} MB billed {billed_ms} ms a call."
-    );
+    )?;
     Ok(())
 }
