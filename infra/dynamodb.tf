@@ -21,29 +21,31 @@ resource "aws_dynamodb_table" "tokens" {
     type = "S"
   }
   attribute {
-    name = "entity_b_key"
+    name = "entity_b_shard"
     type = "S"
   }
   attribute {
-    name = "sort_key"
+    name = "entity_b_sort"
     type = "S"
   }
 
-  # Listing by entity A, and what /v1/stats reads: a tenant's records spread over 16
-  # partitions (`tenant#NN`, by entity A's hash) so that one busy tenant meets no
-  # partition's write ceiling; an entity's records lie together, newest last.
+  # Listing by entity A, and with by_entity_b what /v1/stats reads: a tenant's records spread
+  # over 16 partitions (`tenant#NN`, by entity A's hash) so that one busy tenant meets no
+  # partition's write ceiling; an entity's records lie together, newest last. It holds only what
+  # a pairing never changes, so a pairing does not write to it.
   global_secondary_index {
-    name            = "by_entity_a"
-    hash_key        = "entity_a_shard"
-    range_key       = "entity_a_sort"
-    projection_type = "ALL"
+    name               = "by_entity_a"
+    hash_key           = "entity_a_shard"
+    range_key          = "entity_a_sort"
+    projection_type    = "INCLUDE"
+    non_key_attributes = ["entity_a", "created_at", "pending_until", "deleted_at"]
   }
-  # Listing by entity B, `tenant#entity` partitions sorted by creation time. Sparse: only
-  # paired items have entity_b_key.
+  # Listing by entity B, spread the same way by entity B and sorted by pairing time. Sparse:
+  # only paired items have entity_b_shard.
   global_secondary_index {
     name            = "by_entity_b"
-    hash_key        = "entity_b_key"
-    range_key       = "sort_key"
+    hash_key        = "entity_b_shard"
+    range_key       = "entity_b_sort"
     projection_type = "ALL"
   }
 

@@ -28,17 +28,18 @@ resource "aws_iam_role" "api" {
 
 data "aws_iam_policy_document" "api" {
   # The DynamoDB calls of api/src/store/dynamodb.rs, and only those (infra/tests/terraform.rs
-  # checks this list against the code): DescribeTable once at start-up; GetItem, PutItem
-  # (TransactWriteItems of Puts is authorised as PutItem on each item) and UpdateItem on items.
+  # checks this list against the code): DescribeTable once at start-up; GetItem, BatchGetItem
+  # (a listing reads entity A's records whole), PutItem (TransactWriteItems of Puts is
+  # authorised as PutItem on each item) and UpdateItem on items.
   # CreateTable and UpdateTimeToLive belong to `tandem-api create-table`, which Terraform
   # replaces here; DeleteItem is never called (a delete is an UpdateItem that marks the item).
   statement {
     sid       = "TableItems"
-    actions   = ["dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+    actions   = ["dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
     resources = [aws_dynamodb_table.tokens.arn]
   }
 
-  # Query runs on the indexes only: listing (by_entity_a, by_entity_b) and stats (by_entity_a).
+  # Query runs on the indexes only: listing and stats (by_entity_a, by_entity_b).
   statement {
     sid       = "QueryIndexes"
     actions   = ["dynamodb:Query"]

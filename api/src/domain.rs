@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use sdk::{EndUser, PageCursor, Token, TokenRecord};
+use sdk::{EndUser, EntityId, PageCursor, Token, TokenRecord};
 
 /// The tenant that owns a record; a tenant never sees another tenant's records.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -87,22 +87,31 @@ impl Guesser {
     }
 }
 
+/// When `entity` joined `record`, which orders an entity's listing (newest first): when
+/// it created the token, as entity A, or when it paired with it, as entity B.
+pub fn joined_at(record: &TokenRecord, entity: &EntityId) -> DateTime<Utc> {
+    match record.paired_at {
+        Some(paired_at) if &record.entity_a != entity => paired_at,
+        _ => record.created_at,
+    }
+}
+
 /// A position in a newest-first listing: the last record of the previous page.
 ///
 /// Clients see it as an opaque [`PageCursor`]: it is encoded and decoded here only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
-    /// `created_at` of the last record returned.
-    pub created_at: DateTime<Utc>,
-    /// `token` of the last record returned (orders records created in the same millisecond).
+    /// When the listing's entity joined the last record returned (see [`joined_at`]).
+    pub at: DateTime<Utc>,
+    /// `token` of the last record returned (orders records of the same millisecond).
     pub token: Token,
 }
 
 impl Cursor {
-    /// The cursor that continues after `record`.
-    pub fn after(record: &TokenRecord) -> Self {
+    /// The cursor that continues after `record` in `entity`'s listing.
+    pub fn after(record: &TokenRecord, entity: &EntityId) -> Self {
         Self {
-            created_at: record.created_at,
+            at: joined_at(record, entity),
             token: record.token.clone(),
         }
     }
@@ -110,7 +119,7 @@ impl Cursor {
 
 impl From<&Cursor> for PageCursor {
     fn from(cursor: &Cursor) -> Self {
-        let plain = format!("{}.{}", cursor.created_at.timestamp_millis(), cursor.token);
+        let plain = format!("{}.{}", cursor.at.timestamp_millis(), cursor.token);
         PageCursor::parse(URL_SAFE_NO_PAD.encode(plain))
             .expect("unpadded URL-safe base64 of a short text is a valid cursor")
     }
@@ -132,7 +141,7 @@ impl TryFrom<&PageCursor> for Cursor {
         let (millis, token) = plain.split_once('.').ok_or(BadCursor)?;
         let millis: i64 = millis.parse().map_err(|_| BadCursor)?;
         Ok(Self {
-            created_at: DateTime::from_timestamp_millis(millis).ok_or(BadCursor)?,
+            at: DateTime::from_timestamp_millis(millis).ok_or(BadCursor)?,
             token: Token::parse(token).map_err(|_| BadCursor)?,
         })
     }
@@ -148,13 +157,13 @@ pub struct Page {
 }
 
 impl Page {
-    /// The page of `limit` records from `items`, newest first, fetched with one extra so
-    /// that a further page shows itself: if the extra is there, it is dropped and the page
-    /// continues after its last record.
-    pub fn from_overfetched(mut items: Vec<TokenRecord>, limit: usize) -> Self {
+    /// The page of `limit` records of `entity`'s listing from `items`, newest first,
+    /// fetched with one extra so that a further page shows itself: if the extra is there, it
+    /// is dropped and the page continues after its last record.
+    pub fn from_overfetched(mut items: Vec<TokenRecord>, limit: usize, entity: &EntityId) -> Self {
         let next = if items.len() > limit {
             items.truncate(limit);
-            items.last().map(Cursor::after)
+            items.last().map(|last| Cursor::after(last, entity))
         } else {
             None
         };
@@ -169,7 +178,7 @@ mod tests {
     #[test]
     fn cursor_round_trips_and_rejects_garbage() {
         let cursor = Cursor {
-            created_at: DateTime::from_timestamp_millis(1_764_000_000_123).unwrap(),
+            at: DateTime::from_timestamp_millis(1_764_000_000_123).unwrap(),
             token: Token::parse("abc_DEF-123").unwrap(),
         };
         let issued = PageCursor::from(&cursor);

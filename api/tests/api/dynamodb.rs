@@ -7,8 +7,8 @@ use api::clock::ManualClock;
 use api::domain::Guesser;
 use api::pairing::{Created, PairingError, Pairings};
 use api::store::dynamodb::{
-    ENTITY_A_KEY, ENTITY_A_SORT_KEY, ENTITY_B_KEY, IAM_ACTIONS, INDEX_ENTITY_A, INDEX_ENTITY_B,
-    PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE,
+    ENTITY_A_ATTRIBUTES, ENTITY_A_KEY, ENTITY_A_SORT_KEY, ENTITY_B_KEY, ENTITY_B_SORT_KEY,
+    IAM_ACTIONS, INDEX_ENTITY_A, INDEX_ENTITY_B, PARTITION_KEY, TTL_ATTRIBUTE,
 };
 use api::store::{DynamoStore, Store as _, TenantId};
 use aws_sdk_dynamodb::config::interceptors::FinalizerInterceptorContextMut;
@@ -351,11 +351,30 @@ async fn create_table_makes_the_documented_schema_once() {
                 INDEX_ENTITY_A,
                 ENTITY_A_KEY,
                 ENTITY_A_SORT_KEY,
+                ProjectionType::Include
+            ),
+            expected(
+                INDEX_ENTITY_B,
+                ENTITY_B_KEY,
+                ENTITY_B_SORT_KEY,
                 ProjectionType::All
             ),
-            expected(INDEX_ENTITY_B, ENTITY_B_KEY, SORT_KEY, ProjectionType::All),
         ]
     );
+    let entity_a_index = t
+        .global_secondary_indexes()
+        .iter()
+        .find(|i| i.index_name() == Some(INDEX_ENTITY_A))
+        .unwrap();
+    let mut projected: Vec<_> = entity_a_index
+        .projection()
+        .unwrap()
+        .non_key_attributes()
+        .to_vec();
+    projected.sort();
+    let mut wanted: Vec<_> = ENTITY_A_ATTRIBUTES.iter().map(|a| a.to_string()).collect();
+    wanted.sort();
+    assert_eq!(projected, wanted);
     let ttl = client
         .describe_time_to_live()
         .table_name(&table)

@@ -41,6 +41,29 @@ async fn listing_finds_an_entity_on_either_side_newest_first() {
 }
 
 #[tokio::test]
+async fn an_entity_b_sees_its_pairings_newest_pairing_first() {
+    let app = spawn_app().await;
+    let older = app.create_for("bob").await;
+    app.clock.advance(chrono::Duration::seconds(1));
+    let newer = app.create_for("carol").await;
+    app.clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(app.pair(&newer, "alice").await.status(), 200);
+    app.clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(app.pair(&older, "alice").await.status(), 200);
+    app.clock.advance(chrono::Duration::seconds(1));
+    let own = app.create_for("alice").await;
+
+    let first = page(&app, "entity=alice&limit=2").await;
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    let second = page(&app, &format!("entity=alice&limit=2&cursor={cursor}")).await;
+
+    // By when alice joined each: created her own, then the pairings, latest first.
+    assert_eq!(tokens(&first), vec![own, older]);
+    assert_eq!(tokens(&second), vec![newer]);
+    assert_eq!(second["next_cursor"], Value::Null);
+}
+
+#[tokio::test]
 async fn paging_with_the_cursor_visits_every_record_once() {
     let app = spawn_app().await;
     let mut created = Vec::new();

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use ::hcl::{Block, Body};
 use api::store::dynamodb::{
-    ENTITY_A_KEY, ENTITY_A_SORT_KEY, ENTITY_B_KEY, INDEX_ENTITY_A, INDEX_ENTITY_B, PARTITION_KEY,
-    SORT_KEY, TTL_ATTRIBUTE,
+    ENTITY_A_ATTRIBUTES, ENTITY_A_KEY, ENTITY_A_SORT_KEY, ENTITY_B_KEY, ENTITY_B_SORT_KEY,
+    INDEX_ENTITY_A, INDEX_ENTITY_B, PARTITION_KEY, TTL_ATTRIBUTE,
 };
 
 use super::hcl::*;
@@ -47,7 +47,7 @@ fn schema_of_the_code() -> TableSchema {
         ENTITY_A_KEY,
         ENTITY_A_SORT_KEY,
         ENTITY_B_KEY,
-        SORT_KEY,
+        ENTITY_B_SORT_KEY,
     ];
     let attributes: BTreeMap<String, String> = string_attributes
         .iter()
@@ -67,11 +67,16 @@ fn schema_of_the_code() -> TableSchema {
         indexes: BTreeMap::from([
             (
                 INDEX_ENTITY_A.to_owned(),
-                index(ENTITY_A_KEY, ENTITY_A_SORT_KEY, "ALL", &[]),
+                index(
+                    ENTITY_A_KEY,
+                    ENTITY_A_SORT_KEY,
+                    "INCLUDE",
+                    &ENTITY_A_ATTRIBUTES,
+                ),
             ),
             (
                 INDEX_ENTITY_B.to_owned(),
-                index(ENTITY_B_KEY, SORT_KEY, "ALL", &[]),
+                index(ENTITY_B_KEY, ENTITY_B_SORT_KEY, "ALL", &[]),
             ),
         ]),
         ttl_attribute: Some(TTL_ATTRIBUTE.to_owned()),
@@ -212,11 +217,7 @@ fn a_table_that_drifts_from_the_code_is_told_apart() {
         .expect("reading dynamodb.tf");
     let drifted = real
         .replace("\"expires_at_epoch\"", "\"expires_at_seconds\"")
-        .replacen(
-            "projection_type = \"ALL\"",
-            "projection_type = \"KEYS_ONLY\"",
-            1,
-        );
+        .replace("\"INCLUDE\"", "\"KEYS_ONLY\"");
     assert_ne!(real, drifted, "the mutations must apply to dynamodb.tf");
     let body = parse(&drifted, "the drifted dynamodb.tf");
     let table = block(&body, "resource", "aws_dynamodb_table", TABLE);

@@ -36,14 +36,17 @@ pub(super) struct TokenItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pair_ttl_seconds: Option<i64>,
     pub expires_at_epoch: i64,
+    /// The end of the pending window, as created (`expires_at` moves when paired).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_until: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entity_a_shard: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entity_a_sort: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entity_b_key: Option<String>,
+    pub entity_b_shard: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sort_key: Option<String>,
+    pub entity_b_sort: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<i64>,
 }
@@ -70,10 +73,11 @@ impl TokenItem {
             pair_ttl_ms: pair_ttl_seconds.map(|s| s * 1000),
             pair_ttl_seconds,
             expires_at_epoch: epoch_seconds_ceil(expires_at),
+            pending_until: Some(expires_at),
             entity_a_shard: Some(shard_key(tenant, &r.entity_a)),
-            entity_a_sort: Some(entity_sort_key(&r.entity_a, r.created_at, &r.token)),
-            entity_b_key: None,
-            sort_key: Some(sort_key(r.created_at, &r.token)),
+            entity_a_sort: Some(listing_sort_key(&r.entity_a, r.created_at, &r.token)),
+            entity_b_shard: None,
+            entity_b_sort: None,
             deleted_at: None,
         }
     }
@@ -118,12 +122,23 @@ impl TokenItem {
     }
 }
 
-/// What `stats` counts with, of a token's item.
+/// What `stats` counts with, of a record's entry in [`super::INDEX_ENTITY_A`]: every
+/// record, as created (and deleted).
 #[derive(Debug, Deserialize)]
-pub(super) struct CountedItem {
+pub(super) struct CreatedEntry {
+    pub token: Token,
+    pub created_at: i64,
+    pub pending_until: Option<i64>,
+    pub deleted_at: Option<i64>,
+}
+
+/// What `stats` counts with, of a record's entry in [`super::INDEX_ENTITY_B`]: every
+/// paired record, as it is.
+#[derive(Debug, Deserialize)]
+pub(super) struct PairedEntry {
+    pub token: Token,
+    pub paired_at: i64,
     pub expires_at: i64,
-    pub created_at: Option<i64>,
-    pub paired_at: Option<i64>,
     pub deleted_at: Option<i64>,
 }
 
@@ -240,11 +255,6 @@ pub(super) fn epoch_seconds_ceil(ms: i64) -> i64 {
     ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) != 0)
 }
 
-/// The partition key of an entity B in its listing index: `tenant#entity`.
-pub(super) fn entity_key(tenant: &TenantId, entity: &EntityId) -> String {
-    format!("{}#{}", tenant.as_str(), entity.as_str())
-}
-
 /// An entity's hash: the first 8 bytes of the SHA-256 of its id, in hexadecimal. (Two
 /// entities with one hash would share a listing range; the listing checks the entity too.)
 pub(super) fn entity_hash(entity: &EntityId) -> String {
@@ -252,32 +262,29 @@ pub(super) fn entity_hash(entity: &EntityId) -> String {
     hex::encode(&sha2::Sha256::digest(entity.as_str().as_bytes())[..8])
 }
 
-/// The partition of entity A's listing index that holds `entity`'s records of `tenant`:
-/// `tenant#NN`, `NN` its shard.
+/// The partition of a listing index that holds `entity`'s records of `tenant`: `tenant#NN`,
+/// `NN` its shard.
 pub(super) fn shard_key(tenant: &TenantId, entity: &EntityId) -> String {
     use sha2::Digest as _;
     let first = sha2::Sha256::digest(entity.as_str().as_bytes())[0];
     format!("{}#{:02}", tenant.as_str(), u32::from(first) % SHARDS)
 }
 
-/// Every partition of entity A's listing index that holds `tenant`'s records.
+/// Every partition of a listing index that holds `tenant`'s records.
 pub(super) fn shard_keys(tenant: &TenantId) -> impl Iterator<Item = String> + '_ {
     (0..SHARDS).map(move |shard| format!("{}#{shard:02}", tenant.as_str()))
 }
 
-/// The sort key of a record in entity A's listing index: the entity's hash, `#`, then
-/// [`sort_key`].
-pub(super) fn entity_sort_key(
-    entity: &EntityId,
-    created_at: DateTime<Utc>,
-    token: &Token,
-) -> String {
-    format!("{}#{}", entity_hash(entity), sort_key(created_at, token))
+/// The sort key of a record in a listing index: the entity's hash, `#`, then [`sort_key`]
+/// of when the entity joined the record.
+pub(super) fn listing_sort_key(entity: &EntityId, at: DateTime<Utc>, token: &Token) -> String {
+    format!("{}#{}", entity_hash(entity), sort_key(at, token))
 }
 
-/// The listing indexes' sort key: `created_at` in 15 digits, `#`, the token.
-pub(super) fn sort_key(created_at: DateTime<Utc>, token: &Token) -> String {
-    format!("{:015}#{}", millis(created_at), token.as_str())
+/// A time in 15 digits of Unix milliseconds, `#`, the token: the end of the listing
+/// indexes' sort keys, in the order of time.
+pub(super) fn sort_key(at: DateTime<Utc>, token: &Token) -> String {
+    format!("{:015}#{}", millis(at), token.as_str())
 }
 
 /// The partition key of a short code's item.
@@ -353,7 +360,7 @@ mod tests {
             item["entity_a_shard"],
             s(shard_key(&tenant, &new.record.entity_a))
         );
-        let sort = entity_sort_key(&new.record.entity_a, now, &new.record.token);
+        let sort = listing_sort_key(&new.record.entity_a, now, &new.record.token);
         assert_eq!(item["entity_a_sort"], s(sort.clone()));
         assert!(sort.starts_with(&format!("{}#", entity_hash(&new.record.entity_a))));
         let back: TokenItem = from_item(item).unwrap();

@@ -57,8 +57,8 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 
 pub use self::schema::{
-    ENTITY_A_KEY, ENTITY_A_SORT_KEY, ENTITY_B_KEY, INDEX_ENTITY_A, INDEX_ENTITY_B, PARTITION_KEY,
-    SHARDS, SORT_KEY, TTL_ATTRIBUTE,
+    ENTITY_A_ATTRIBUTES, ENTITY_A_KEY, ENTITY_A_SORT_KEY, ENTITY_B_KEY, ENTITY_B_SORT_KEY,
+    INDEX_ENTITY_A, INDEX_ENTITY_B, PARTITION_KEY, SHARDS, TTL_ATTRIBUTE,
 };
 use super::{StatsCounts, StoreError};
 use crate::domain::TenantId;
@@ -66,9 +66,10 @@ use crate::domain::TenantId;
 /// The IAM actions that serving needs: every request the store sends but `create_table`'s
 /// (Terraform creates the table). A `TransactWriteItems` is authorised item by item, and
 /// the store's transactions only put. The deployment's policy grants exactly these.
-pub const IAM_ACTIONS: [&str; 5] = [
+pub const IAM_ACTIONS: [&str; 6] = [
     "dynamodb:DescribeTable",
     "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:Query",
@@ -78,10 +79,10 @@ pub const IAM_ACTIONS: [&str; 5] = [
 /// write and the item's entry in [`INDEX_ENTITY_A`].
 pub const CREATE_WRITE_UNITS: u32 = 2;
 
-/// Write request units of a pairing (`UpdateItem`): the table's write, the item's entry in
-/// [`INDEX_ENTITY_A`] rewritten in place (the index projects every attribute, and its keys do
-/// not change), and its new entry in [`INDEX_ENTITY_B`].
-pub const PAIR_WRITE_UNITS: u32 = 3;
+/// Write request units of a pairing (`UpdateItem`): the table's write and the item's new
+/// entry in [`INDEX_ENTITY_B`]. [`INDEX_ENTITY_A`] is not written: the pairing changes none
+/// of its keys or [`ENTITY_A_ATTRIBUTES`].
+pub const PAIR_WRITE_UNITS: u32 = 2;
 
 /// Read request units of a get: one strongly consistent `GetItem` of an item under 4 KB.
 pub const GET_READ_UNITS: u32 = 1;
@@ -121,6 +122,14 @@ impl Side {
         match self {
             Self::A => ENTITY_A_KEY,
             Self::B => ENTITY_B_KEY,
+        }
+    }
+
+    /// The index's sort key attribute.
+    fn sort_attribute(self) -> &'static str {
+        match self {
+            Self::A => ENTITY_A_SORT_KEY,
+            Self::B => ENTITY_B_SORT_KEY,
         }
     }
 
@@ -195,11 +204,14 @@ mod tests {
         assert_eq!(CREATE_WRITE_UNITS, 1 + 1);
 
         let set = operations::PAIR_UPDATE;
-        assert!(
-            !set.contains(ENTITY_A_KEY) && !set.contains(ENTITY_A_SORT_KEY),
-            "{set}"
-        );
+        let untouched = [ENTITY_A_KEY, ENTITY_A_SORT_KEY]
+            .into_iter()
+            .chain(ENTITY_A_ATTRIBUTES);
+        for attribute in untouched {
+            assert!(!set.contains(&format!("{attribute} = ")), "{attribute} in {set}");
+        }
         assert!(set.contains(&format!("{ENTITY_B_KEY} = ")), "{set}");
-        assert_eq!(PAIR_WRITE_UNITS, 1 + 1 + 1);
+        assert!(set.contains(&format!("{ENTITY_B_SORT_KEY} = ")), "{set}");
+        assert_eq!(PAIR_WRITE_UNITS, 1 + 1);
     }
 }

@@ -7,19 +7,22 @@ use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Utc};
 use sdk::{EntityId, Token, TokenRecord};
 
-use super::item::{TokenItem, entity_key, epoch_seconds_ceil, from_item, millis, n, s, sort_key};
+use super::item::{
+    TokenItem, epoch_seconds_ceil, from_item, listing_sort_key, millis, n, s, shard_key, sort_key,
+};
 use super::schema::FOREVER_SECONDS;
 use super::{DynamoStore, STATS_CACHE, Side};
-use crate::domain::{Cursor, Page, TenantId};
+use crate::domain::{Cursor, Page, TenantId, joined_at};
 use crate::store::{
     CodeAttempt, CodeOutcome, Inserted, NewToken, PairOutcome, RateLease, StatsCounts, Store,
     StoreError,
 };
 
-/// The pairing's update: entity B and its listing key, the pairing time and the new expiry.
-/// It leaves entity A's listing keys alone, so the item stays where it is in
-/// [`super::INDEX_ENTITY_A`] (one write there, not two; see [`super::PAIR_WRITE_UNITS`]).
-pub(super) const PAIR_UPDATE: &str = "SET entity_b = :b, entity_b_key = :b_key, paired_at = :now, \
+/// The pairing's update: entity B and its listing keys, the pairing time and the new
+/// expiry. It touches nothing that [`super::INDEX_ENTITY_A`] holds, so that index is not
+/// written (see [`super::PAIR_WRITE_UNITS`]).
+pub(super) const PAIR_UPDATE: &str = "SET entity_b = :b, entity_b_shard = :b_shard, \
+     entity_b_sort = :b_sort, paired_at = :now, \
      expires_at = if_not_exists(pair_ttl_ms, :forever_ms) + :now, \
      expires_at_epoch = if_not_exists(pair_ttl_seconds, :forever_s) + :now_s";
 
@@ -80,7 +83,8 @@ impl Store for DynamoStore {
                  AND entity_a <> :b AND expires_at > :now",
             )
             .expression_attribute_values(":b", s(entity_b.as_str()))
-            .expression_attribute_values(":b_key", s(entity_key(tenant, entity_b)))
+            .expression_attribute_values(":b_shard", s(shard_key(tenant, entity_b)))
+            .expression_attribute_values(":b_sort", s(listing_sort_key(entity_b, now, token)))
             .expression_attribute_values(":now", n(now_ms))
             .expression_attribute_values(":now_s", n(epoch_seconds_ceil(now_ms)))
             .expression_attribute_values(":forever_ms", n(FOREVER_SECONDS * 1000))
@@ -126,8 +130,7 @@ impl Store for DynamoStore {
         let result = self
             .update_token(token)
             .update_expression(
-                "SET deleted_at = :now, expires_at = :now, expires_at_epoch = :now_s \
-                 REMOVE entity_b_key",
+                "SET deleted_at = :now, expires_at = :now, expires_at_epoch = :now_s",
             )
             .condition_expression("tenant = :tenant AND expires_at > :now")
             .expression_attribute_values(":tenant", s(tenant.as_str()))
@@ -163,15 +166,16 @@ impl Store for DynamoStore {
         now: DateTime<Utc>,
     ) -> Result<Page, StoreError> {
         let before = after
-            .map(|c| sort_key(c.created_at, &c.token))
+            .map(|c| sort_key(c.at, &c.token))
             // Above every digit: no upper bound.
             .unwrap_or_else(|| "~".to_owned());
         let query = |side| self.query_side(side, tenant, entity, &before, limit + 1, now);
         let (as_a, as_b) = tokio::try_join!(query(Side::A), query(Side::B))?;
         let mut items: Vec<TokenRecord> = as_a.into_iter().chain(as_b).collect();
-        items.sort_by(|x, y| (y.created_at, &y.token).cmp(&(x.created_at, &x.token)));
+        let order = |r: &TokenRecord| (joined_at(r, entity), r.token.clone());
+        items.sort_by_key(|r| std::cmp::Reverse(order(r)));
         items.dedup_by(|x, y| x.token == y.token);
-        Ok(Page::from_overfetched(items, limit))
+        Ok(Page::from_overfetched(items, limit, entity))
     }
 
     async fn stats(

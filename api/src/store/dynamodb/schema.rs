@@ -13,22 +13,29 @@ use crate::store::StoreError;
 
 /// The partition key.
 pub const PARTITION_KEY: &str = "token";
-/// The GSI that lists by entity A and that `stats` reads whole: every token item of a
-/// tenant, spread over [`SHARDS`] partitions by entity A, so that no tenant's writes meet
-/// in one partition.
+/// The GSI that lists by entity A; with [`INDEX_ENTITY_B`], what `stats` reads whole. It
+/// spreads each tenant over [`SHARDS`] partitions by entity A, so that no tenant's writes
+/// meet in one partition, and projects only what never changes when a token is paired
+/// ([`ENTITY_A_ATTRIBUTES`]), so that a pairing does not write to it.
 pub const INDEX_ENTITY_A: &str = "by_entity_a";
-/// The GSI that lists by entity B (sparse: only paired items).
+/// The GSI that lists by entity B (sparse: only paired items), spread like
+/// [`INDEX_ENTITY_A`] by entity B, with every attribute.
 pub const INDEX_ENTITY_B: &str = "by_entity_b";
 /// Partition key of [`INDEX_ENTITY_A`]: `tenant#NN`, `NN` entity A's shard (`00` to `15`).
 pub const ENTITY_A_KEY: &str = "entity_a_shard";
-/// Sort key of [`INDEX_ENTITY_A`]: entity A's hash (16 hexadecimal digits), `#`, then
-/// [`SORT_KEY`]'s value: an entity's records lie together, newest last.
+/// Sort key of [`INDEX_ENTITY_A`]: entity A's hash (16 hexadecimal digits), `#`, the
+/// creation time (15 digits of Unix milliseconds), `#`, the token: an entity's records lie
+/// together, newest last.
 pub const ENTITY_A_SORT_KEY: &str = "entity_a_sort";
-/// Partition key of [`INDEX_ENTITY_B`]: `tenant#entity`.
-pub const ENTITY_B_KEY: &str = "entity_b_key";
-/// Sort key of [`INDEX_ENTITY_B`]: `created_at` (15 digits) `#token`, newest last.
-pub const SORT_KEY: &str = "sort_key";
-/// How many partitions [`INDEX_ENTITY_A`] spreads a tenant over.
+/// Partition key of [`INDEX_ENTITY_B`]: `tenant#NN`, by entity B.
+pub const ENTITY_B_KEY: &str = "entity_b_shard";
+/// Sort key of [`INDEX_ENTITY_B`]: entity B's hash, `#`, the pairing time, `#`, the token.
+pub const ENTITY_B_SORT_KEY: &str = "entity_b_sort";
+/// The attributes [`INDEX_ENTITY_A`] projects besides its keys: set at creation (and
+/// `deleted_at` at deletion), never by a pairing.
+pub const ENTITY_A_ATTRIBUTES: [&str; 4] =
+    ["entity_a", "created_at", "pending_until", "deleted_at"];
+/// How many partitions each listing index spreads a tenant over.
 pub const SHARDS: u32 = 16;
 /// DynamoDB's TTL attribute (Unix seconds).
 pub const TTL_ATTRIBUTE: &str = "expires_at_epoch";
@@ -73,6 +80,12 @@ impl DynamoStore {
                 .projection_type(ProjectionType::All)
                 .build()
         };
+        let immutable = Projection::builder()
+            .projection_type(ProjectionType::Include)
+            .set_non_key_attributes(Some(
+                ENTITY_A_ATTRIBUTES.iter().map(|a| a.to_string()).collect(),
+            ))
+            .build();
         let created = client
             .create_table()
             .table_name(table)
@@ -81,15 +94,20 @@ impl DynamoStore {
             .attribute_definitions(string_attribute(ENTITY_A_KEY)?)
             .attribute_definitions(string_attribute(ENTITY_A_SORT_KEY)?)
             .attribute_definitions(string_attribute(ENTITY_B_KEY)?)
-            .attribute_definitions(string_attribute(SORT_KEY)?)
+            .attribute_definitions(string_attribute(ENTITY_B_SORT_KEY)?)
             .key_schema(key(PARTITION_KEY, KeyType::Hash)?)
             .global_secondary_indexes(index(
                 INDEX_ENTITY_A,
                 ENTITY_A_KEY,
                 ENTITY_A_SORT_KEY,
+                immutable,
+            )?)
+            .global_secondary_indexes(index(
+                INDEX_ENTITY_B,
+                ENTITY_B_KEY,
+                ENTITY_B_SORT_KEY,
                 all(),
             )?)
-            .global_secondary_indexes(index(INDEX_ENTITY_B, ENTITY_B_KEY, SORT_KEY, all())?)
             .send()
             .await;
         match created {

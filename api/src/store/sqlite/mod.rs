@@ -309,7 +309,7 @@ impl Store for SqliteStore {
         let items = self
             .scan("listing tokens", move |conn| reads::list(conn, &listing))
             .await?;
-        Ok(Page::from_overfetched(items, limit))
+        Ok(Page::from_overfetched(items, limit, entity))
     }
 
     async fn stats(

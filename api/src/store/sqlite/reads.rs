@@ -35,7 +35,7 @@ pub(super) fn code(
 pub(super) struct Listing {
     pub tenant: String,
     pub entity: String,
-    /// The cursor's `created_at` and token, or past every record for the first page.
+    /// The cursor's time and token, or past every record for the first page.
     pub before_ms: i64,
     pub before_token: String,
     /// How many records to read (one more than the page, so that a further page shows).
@@ -53,7 +53,7 @@ impl Listing {
         now: i64,
     ) -> Self {
         let (before_ms, before_token) = match after {
-            Some(c) => (millis(c.created_at), c.token.as_str().to_owned()),
+            Some(c) => (millis(c.at), c.token.as_str().to_owned()),
             None => (i64::MAX, String::new()),
         };
         Self {
@@ -67,16 +67,24 @@ impl Listing {
     }
 }
 
-/// The live records of `listing`, newest first.
+/// The live records of `listing`, newest first by when the entity joined them (see
+/// [`crate::domain::joined_at`]): each side read along its own index.
 pub(super) fn list(conn: &Connection, listing: &Listing) -> rusqlite::Result<Vec<TokenRecord>> {
     conn.prepare_cached(concat!(
-        "SELECT ",
+        "SELECT * FROM (
+           SELECT ",
         columns!(),
-        " FROM tokens
-         WHERE tenant = ?1 AND (entity_a = ?2 OR entity_b = ?2)
-           AND (expires_at IS NULL OR expires_at > ?3)
-           AND (created_at < ?4 OR (created_at = ?4 AND token < ?5))
-         ORDER BY created_at DESC, token DESC
+        ", created_at AS joined FROM tokens
+           WHERE tenant = ?1 AND entity_a = ?2 AND (expires_at IS NULL OR expires_at > ?3)
+             AND (created_at < ?4 OR (created_at = ?4 AND token < ?5))
+           UNION ALL
+           SELECT ",
+        columns!(),
+        ", paired_at AS joined FROM tokens
+           WHERE tenant = ?1 AND entity_b = ?2 AND (expires_at IS NULL OR expires_at > ?3)
+             AND (paired_at < ?4 OR (paired_at = ?4 AND token < ?5))
+         )
+         ORDER BY joined DESC, token DESC
          LIMIT ?6"
     ))?
     .query_map(

@@ -4,7 +4,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 /// The schema's migrations, in order; `PRAGMA user_version` counts those applied. Times
 /// are Unix milliseconds; a `NULL` `expires_at` never expires. `tenant` scopes every query.
-const MIGRATIONS: [&str; 6] = [
+const MIGRATIONS: [&str; 7] = [
     // (IF NOT EXISTS: databases made before migrations were counted have this already.)
     "CREATE TABLE IF NOT EXISTS tokens (
         token            TEXT    NOT NULL PRIMARY KEY,
@@ -68,6 +68,10 @@ const MIGRATIONS: [&str; 6] = [
         used         INTEGER NOT NULL,
         PRIMARY KEY (key, second_start)
     ) STRICT, WITHOUT ROWID;",
+    // An entity B's listing is ordered by when it paired.
+    "DROP INDEX tokens_by_entity_b;
+    CREATE INDEX tokens_by_entity_b ON tokens (tenant, entity_b, paired_at DESC, token DESC)
+        WHERE entity_b IS NOT NULL;",
 ];
 
 /// Applies the migrations not applied yet, in one transaction.
