@@ -34,7 +34,7 @@ resource "aws_lambda_function" "bot" {
       # so the function's configuration holds their names, never their values.
       TELOXIDE_TOKEN          = "ssm:${aws_ssm_parameter.telegram_bot_token[0].name}"
       TELEGRAM_WEBHOOK_SECRET = "ssm:${aws_ssm_parameter.webhook_secret[0].name}"
-      TANDEM_API_URL          = aws_apigatewayv2_api.http.api_endpoint
+      TANDEM_API_URL          = local.api_url
       TANDEM_API_KEY          = "ssm:${aws_ssm_parameter.bot_api_key[0].name}"
       TANDEM_BOT_FILTER_WORDS = var.bot_filter_words
       RUST_LOG                = var.log_level

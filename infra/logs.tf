@@ -21,6 +21,7 @@ resource "aws_cloudwatch_log_group" "bot" {
 # address, which the functions' own logs lack when API Gateway answers itself (throttled: 429).
 resource "aws_cloudwatch_log_group" "access" {
   #checkov:skip=CKV_AWS_338:Retention is var.log_retention_days, as for the functions' logs: the access log holds callers' IP addresses, kept no longer than they serve.
+  count             = var.front_door == "http_api" ? 1 : 0
   name              = "/aws/apigateway/${var.name}"
   retention_in_days = var.log_retention_days
   kms_key_id        = aws_kms_key.tandem.arn

@@ -1,13 +1,13 @@
 # What `just deploy` prints and uses (`terraform -chdir=infra output`).
 
 output "api_url" {
-  description = "Base URL of the HTTP API (https://ID.execute-api.REGION.amazonaws.com), for the SDK, curl and `just loadtest --host`."
-  value       = aws_apigatewayv2_api.http.api_endpoint
+  description = "Base URL of the API (the HTTP API's https://ID.execute-api.REGION.amazonaws.com, or the function URL without its trailing slash), for the SDK, curl and `just loadtest --host`."
+  value       = local.api_url
 }
 
 output "dashboard_url" {
   description = "The dashboard, served by the API at /."
-  value       = "${aws_apigatewayv2_api.http.api_endpoint}/"
+  value       = "${local.api_url}/"
 }
 
 output "table_name" {
@@ -27,7 +27,7 @@ output "bot_function_name" {
 
 output "bot_webhook_url" {
   description = "The URL Telegram is told to call (setWebhook); empty without the bot."
-  value       = var.enable_bot ? "${aws_apigatewayv2_api.http.api_endpoint}/telegram/webhook" : ""
+  value       = local.bot_webhook_url
 }
 
 output "ssm_parameters" {

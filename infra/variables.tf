@@ -126,8 +126,19 @@ variable "rate_limit_per_key" {
   }
 }
 
+variable "front_door" {
+  description = "How requests reach the functions: http_api (an API Gateway HTTP API: stage throttling for the whole deployment, an access log, one origin for API, dashboard and webhook; 1 USD per million requests) or function_url (a Lambda function URL on each function: no charge of its own, but no deployment-wide rate bound before Lambda runs, no access log, and the bot on a URL of its own). See endpoint.tf."
+  type        = string
+  default     = "http_api"
+
+  validation {
+    condition     = contains(["http_api", "function_url"], var.front_door)
+    error_message = "front_door must be http_api or function_url."
+  }
+}
+
 variable "throttle_rate_per_second" {
-  description = "API Gateway stage throttling: steady requests a second across the whole deployment (all keys, all routes)."
+  description = "API Gateway stage throttling (front_door = http_api only): steady requests a second across the whole deployment (all keys, all routes)."
   type        = number
   default     = 200
 

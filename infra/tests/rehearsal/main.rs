@@ -38,6 +38,7 @@ async fn a_deploy_is_rehearsed_end_to_end_on_an_aws_emulator() {
     deploy(&stage).await;
     a_deploy_to_another_region_is_refused(&stage).await;
     a_second_plan_has_no_changes(&stage).await;
+    a_plan_for_function_urls_swaps_only_the_front_door(&stage).await;
     let api = the_api_answers(&stage).await;
     the_load_test_passes(&stage, &api.url).await;
     the_bot_checks_its_secret_and_answers(&stage, &api.url).await;
@@ -121,6 +122,44 @@ async fn a_second_plan_has_no_changes(stage: &Stage) {
         .await;
     plan.expect_code(0);
     assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
+}
+
+/// With `front_door = function_url`, the plan replaces the HTTP API with a function URL on
+/// each function and changes nothing else but what names the API's address.
+async fn a_plan_for_function_urls_swaps_only_the_front_door(stage: &Stage) {
+    let mut env = stage.user_env();
+    env.insert("TF_VAR_front_door".to_owned(), "function_url".to_owned());
+
+    let plan = stage
+        .script(
+            "plan-function-url",
+            "deploy",
+            &["--plan", "-no-color"],
+            &env,
+        )
+        .await;
+
+    plan.expect_code(2);
+    let out = &plan.stdout;
+    for created in [
+        "aws_lambda_function_url.api[0]",
+        "aws_lambda_function_url.bot[0]",
+    ] {
+        assert!(
+            out.contains(&format!("# {created} will be created")),
+            "{out}"
+        );
+    }
+    for gone in [
+        "aws_apigatewayv2_api.http[0]",
+        "aws_apigatewayv2_stage.default[0]",
+    ] {
+        assert!(
+            out.contains(&format!("# {gone} will be destroyed")),
+            "{out}"
+        );
+    }
+    assert!(!out.contains("aws_dynamodb_table.tokens will be"), "{out}");
 }
 
 /// The zip `deploy` uploaded for `binary`.

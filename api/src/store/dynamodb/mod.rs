@@ -208,7 +208,10 @@ mod tests {
             .into_iter()
             .chain(ENTITY_A_ATTRIBUTES);
         for attribute in untouched {
-            assert!(!set.contains(&format!("{attribute} = ")), "{attribute} in {set}");
+            assert!(
+                !set.contains(&format!("{attribute} = ")),
+                "{attribute} in {set}"
+            );
         }
         assert!(set.contains(&format!("{ENTITY_B_KEY} = ")), "{set}");
         assert!(set.contains(&format!("{ENTITY_B_SORT_KEY} = ")), "{set}");
