@@ -227,10 +227,12 @@ async fn two_keyed_instances(store_url: &str) -> [RunningBinary; 2] {
 
 /// A burst of requests with one key, spread over both instances within one clock second,
 /// gets at most the key's budget, and at most a slice per instance (a tenth of it) fewer.
+/// The requests read a token that does not exist (`404` once past the limit), so that the
+/// burst costs the store little besides the leases and fits into a second on a busy machine.
 async fn the_key_rate_holds_across(instances: &[RunningBinary; 2]) {
     let http = reqwest::Client::new();
     let slice = (RATE / 10).max(1);
-    for _attempt in 0..3 {
+    for _attempt in 0..5 {
         // Start just after a second begins; a burst that outlasts its second is sent again.
         let now = chrono::Utc::now();
         let into = now.timestamp_subsec_millis();
@@ -238,7 +240,7 @@ async fn the_key_rate_holds_across(instances: &[RunningBinary; 2]) {
         let second = chrono::Utc::now().timestamp();
         let burst = (0..100).map(|i| {
             http.get(format!(
-                "{}/v1/tokens?entity=alice",
+                "{}/v1/tokens/0123456789abcdef0123456789abcdef",
                 instances[i % 2].address()
             ))
             .bearer_auth(KEY)
@@ -252,7 +254,7 @@ async fn the_key_rate_holds_across(instances: &[RunningBinary; 2]) {
         if chrono::Utc::now().timestamp() != second {
             continue;
         }
-        let ok = statuses.iter().filter(|&&s| s == 200).count() as u32;
+        let ok = statuses.iter().filter(|&&s| s == 404).count() as u32;
         let limited = statuses.iter().filter(|&&s| s == 429).count() as u32;
         assert_eq!(ok + limited, 100, "{statuses:?}");
         assert!(
