@@ -301,16 +301,21 @@ pub struct IdempotencyKey(String);
 impl IdempotencyKey {
     /// Accepts 1 to 255 visible ASCII characters (`!` to `~`).
     pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
-        let value = value.into();
-        let valid = (1..=255).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic());
-        if valid {
-            Ok(Self(value))
-        } else {
-            Err(ValidationError::new(
-                "Idempotency-Key",
-                "must be 1 to 255 visible ASCII characters",
-            ))
-        }
+        header_value("Idempotency-Key", value.into()).map(Self)
+    }
+}
+
+/// `value`, if it is 1 to 255 visible ASCII characters (`!` to `~`), as the `header`'s
+/// value may be.
+fn header_value(header: &'static str, value: String) -> Result<String, ValidationError> {
+    let valid = (1..=255).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic());
+    if valid {
+        Ok(value)
+    } else {
+        Err(ValidationError::new(
+            header,
+            "must be 1 to 255 visible ASCII characters",
+        ))
     }
 }
 
@@ -333,16 +338,7 @@ pub const END_USER_HEADER: &str = "Tandem-End-User";
 impl EndUser {
     /// Accepts 1 to 255 visible ASCII characters (`!` to `~`).
     pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
-        let value = value.into();
-        let valid = (1..=255).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic());
-        if valid {
-            Ok(Self(value))
-        } else {
-            Err(ValidationError::new(
-                END_USER_HEADER,
-                "must be 1 to 255 visible ASCII characters",
-            ))
-        }
+        header_value(END_USER_HEADER, value.into()).map(Self)
     }
 }
 

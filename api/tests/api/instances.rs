@@ -14,6 +14,15 @@ use crate::helpers::{local_dynamodb_client, start_binary};
 const PER_GUESSER: u32 = 6;
 const PER_TENANT: u32 = 15;
 
+/// Two API processes on `store_url` with `flags`, started at once.
+async fn two_started(store_url: &str, flags: &[&str]) -> [RunningBinary; 2] {
+    let (one, two) = tokio::join!(
+        start_binary(store_url, flags),
+        start_binary(store_url, flags)
+    );
+    [one, two]
+}
+
 /// Two API processes on `store_url`, with the test's guess limits.
 async fn two_instances(store_url: &str) -> [RunningBinary; 2] {
     let flags = [
@@ -22,11 +31,23 @@ async fn two_instances(store_url: &str) -> [RunningBinary; 2] {
         "--tenant-code-failures-per-hour",
         &PER_TENANT.to_string(),
     ];
-    let (one, two) = tokio::join!(
-        start_binary(store_url, &flags),
-        start_binary(store_url, &flags)
-    );
-    [one, two]
+    two_started(store_url, &flags).await
+}
+
+/// A fresh SQLite file for processes to share: its directory (removed when dropped) and
+/// its store URL.
+fn shared_file() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("shared.db").display());
+    (dir, url)
+}
+
+/// A fresh table on the local DynamoDB server for processes to share: its store URL.
+async fn shared_table() -> String {
+    let (client, _) = local_dynamodb_client().await;
+    let table = format!("tandem-test-{}", uuid::Uuid::new_v4().simple());
+    DynamoStore::create_table(&client, &table).await.unwrap();
+    format!("dynamodb://{table}")
 }
 
 /// Waits out the end of the clock hour if it is near, so that the test's failures all
@@ -168,8 +189,7 @@ async fn concurrent_guesses_stop_exactly_at_the_limit(instances: &[RunningBinary
 
 #[tokio::test]
 async fn two_processes_on_one_sqlite_file_share_the_guess_limits() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = format!("sqlite://{}", dir.path().join("shared.db").display());
+    let (_dir, store) = shared_file();
     let instances = two_instances(&store).await;
 
     guess_limits_are_shared_by(&instances).await;
@@ -177,8 +197,7 @@ async fn two_processes_on_one_sqlite_file_share_the_guess_limits() {
 
 #[tokio::test]
 async fn concurrent_guesses_on_two_processes_on_one_sqlite_file_stop_at_the_limit() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = format!("sqlite://{}", dir.path().join("shared.db").display());
+    let (_dir, store) = shared_file();
     let instances = two_instances(&store).await;
 
     concurrent_guesses_stop_exactly_at_the_limit(&instances).await;
@@ -187,10 +206,7 @@ async fn concurrent_guesses_on_two_processes_on_one_sqlite_file_stop_at_the_limi
 #[tokio::test]
 #[ignore = "needs a local DynamoDB server (moto); `just test` runs it"]
 async fn concurrent_guesses_on_two_processes_on_one_dynamodb_table_stop_at_the_limit() {
-    let (client, _) = local_dynamodb_client().await;
-    let table = format!("tandem-test-{}", uuid::Uuid::new_v4().simple());
-    DynamoStore::create_table(&client, &table).await.unwrap();
-    let instances = two_instances(&format!("dynamodb://{table}")).await;
+    let instances = two_instances(&shared_table().await).await;
 
     concurrent_guesses_stop_exactly_at_the_limit(&instances).await;
 }
@@ -198,10 +214,7 @@ async fn concurrent_guesses_on_two_processes_on_one_dynamodb_table_stop_at_the_l
 #[tokio::test]
 #[ignore = "needs a local DynamoDB server (moto); `just test` runs it"]
 async fn two_processes_on_one_dynamodb_table_share_the_guess_limits() {
-    let (client, _) = local_dynamodb_client().await;
-    let table = format!("tandem-test-{}", uuid::Uuid::new_v4().simple());
-    DynamoStore::create_table(&client, &table).await.unwrap();
-    let instances = two_instances(&format!("dynamodb://{table}")).await;
+    let instances = two_instances(&shared_table().await).await;
 
     guess_limits_are_shared_by(&instances).await;
 }
@@ -218,11 +231,7 @@ async fn two_keyed_instances(store_url: &str) -> [RunningBinary; 2] {
         "--rate-limit",
         &RATE.to_string(),
     ];
-    let (one, two) = tokio::join!(
-        start_binary(store_url, &flags),
-        start_binary(store_url, &flags)
-    );
-    [one, two]
+    two_started(store_url, &flags).await
 }
 
 /// A burst of requests with one key, spread over both instances within one clock second,
@@ -268,8 +277,7 @@ async fn the_key_rate_holds_across(instances: &[RunningBinary; 2]) {
 
 #[tokio::test]
 async fn the_key_rate_holds_across_two_processes_on_one_sqlite_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = format!("sqlite://{}", dir.path().join("shared.db").display());
+    let (_dir, store) = shared_file();
     let instances = two_keyed_instances(&store).await;
 
     the_key_rate_holds_across(&instances).await;
@@ -278,10 +286,7 @@ async fn the_key_rate_holds_across_two_processes_on_one_sqlite_file() {
 #[tokio::test]
 #[ignore = "needs a local DynamoDB server (moto); `just test` runs it"]
 async fn the_key_rate_holds_across_two_processes_on_one_dynamodb_table() {
-    let (client, _) = local_dynamodb_client().await;
-    let table = format!("tandem-test-{}", uuid::Uuid::new_v4().simple());
-    DynamoStore::create_table(&client, &table).await.unwrap();
-    let instances = two_keyed_instances(&format!("dynamodb://{table}")).await;
+    let instances = two_keyed_instances(&shared_table().await).await;
 
     the_key_rate_holds_across(&instances).await;
 }
