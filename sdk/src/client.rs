@@ -238,7 +238,8 @@ impl Client {
     }
 
     /// `GET /v1/tokens?entity=…`: one page of the pairings where `entity` is either side,
-    /// newest first. Pass the previous page's `next_cursor` to continue.
+    /// newest first by when it joined each (created the token, or paired with it). Pass the
+    /// previous page's `next_cursor` to continue.
     pub async fn list_tokens(
         &self,
         entity: &EntityId,

@@ -220,7 +220,8 @@ struct ListParams {
     cursor: Option<PageCursor>,
 }
 
-/// Lists the live tokens and pairings where an entity is either side, newest first.
+/// Lists the live tokens and pairings where an entity is either side, newest first by when
+/// the entity joined each: when it created the token (entity A) or paired with it (entity B).
 #[utoipa::path(
     get, path = "/v1/tokens", tag = "tokens",
     params(ListParams),

@@ -305,8 +305,8 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Option<TokenRecord>, StoreError>;
 
-    /// Up to `limit` live records where `entity` is entity A or entity B, newest first
-    /// (by `created_at`, then `token`), starting after `after`.
+    /// Up to `limit` live records where `entity` is entity A or entity B, newest first by
+    /// when it joined them ([`crate::domain::joined_at`], then `token`), starting after `after`.
     async fn list(
         &self,
         tenant: &TenantId,
