@@ -166,16 +166,16 @@ impl DynamoStore {
         let Some(item) = self.read_item(key, "reading code failures").await? else {
             return Ok(0);
         };
-        let failures = match item.get("failures") {
-            Some(value) => value
-                .as_n()
-                .ok()
-                .and_then(|text| text.parse::<i64>().ok())
-                .ok_or_else(|| StoreError::backend("reading code failures", "malformed count"))?,
-            None => 0,
-        };
-        Ok(failures.max(0).unsigned_abs())
+        let counter: FailureCounter = from_item(item)?;
+        Ok(counter.failures.max(0).unsigned_abs())
     }
+}
+
+/// What a failure counter item holds that is read back.
+#[derive(Debug, serde::Deserialize)]
+struct FailureCounter {
+    #[serde(default)]
+    failures: i64,
 }
 
 /// The partition key of the failure counter of `guesser` of `tenant` in `window`.

@@ -6,7 +6,7 @@
 use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::DynamoStore;
-use super::item::{n, s};
+use super::item::{from_item, n, s};
 use super::schema::PARTITION_KEY;
 use crate::store::{RateLease, StoreError};
 
@@ -63,11 +63,8 @@ impl DynamoStore {
             Ok(output) => {
                 let used = output
                     .attributes
-                    .as_ref()
-                    .and_then(|item| item.get("used"))
-                    .and_then(|value| value.as_n().ok())
-                    .and_then(|text| text.parse().ok())
-                    .unwrap_or(budget);
+                    .and_then(|item| from_item::<LeaseCounter>(item).ok())
+                    .map_or(budget, |counter| counter.used);
                 Ok(Some(used))
             }
             Err(e)
@@ -79,4 +76,10 @@ impl DynamoStore {
             Err(e) => Err(StoreError::backend(context, e.into_service_error())),
         }
     }
+}
+
+/// What a lease's `UpdateItem` returns of its counter.
+#[derive(Debug, serde::Deserialize)]
+struct LeaseCounter {
+    used: u32,
 }
