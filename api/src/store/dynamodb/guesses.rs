@@ -3,14 +3,14 @@
 //! Failures are counted in one item per tenant, guesser and hourly window,
 //! `guess#WINDOW#TENANT#GUESSER` → `owner`, `failures`, and `expires_at_epoch` an hour after
 //! the window ends (DynamoDB's TTL removes it). An attempt first *reserves* a failure on the
-//! guesser's counter and on the tenant's ([`WHOLE_TENANT`]): two conditional `UpdateItem`s,
-//! sent together, each adding one only while the counter is below its limit. Only then is
+//! guesser's counter and then on the tenant's ([`WHOLE_TENANT`]): conditional `UpdateItem`s,
+//! each adding one only while the counter is below its limit. Only then is
 //! the code tried; an attempt that finds what it looked for gives both back. So every Lambda
 //! instance sees the same counts, and no number of concurrent attempts gets past a limit.
 //!
 //! What an attempt costs in DynamoDB requests: a failed one 3 (two reservations, the code's
 //! `GetItem`), a successful one 6 (those, the pairing's `UpdateItem`, two give-backs), one
-//! refused at the limit 2 or 3 (the reservations, and giving back the one that succeeded).
+//! refused at the limit 1 (the guesser's reservation) or 3 (both, and giving back the guesser's).
 
 use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::{DateTime, Utc};
@@ -33,19 +33,22 @@ impl DynamoStore {
         let window = GuessWindow::containing(now);
         let guesser = guess_key(tenant, attempt.guesser, window);
         let whole = guess_key(tenant, WHOLE_TENANT, window);
-        let (by_guesser, by_tenant) = tokio::join!(
-            self.reserve_failure(&guesser, tenant, attempt.limits.per_guesser, window),
-            self.reserve_failure(&whole, tenant, attempt.limits.per_tenant, window),
-        );
-        if !matches!((&by_guesser, &by_tenant), (Ok(true), Ok(true))) {
-            // Refused (or failed): give back what was reserved.
-            if matches!(by_guesser, Ok(true)) {
-                self.give_back_failure(&guesser).await;
-            }
-            if matches!(by_tenant, Ok(true)) {
-                self.give_back_failure(&whole).await;
-            }
-            by_guesser?;
+        // The guesser's first: the tenant's counter then holds reservations only of attempts
+        // within their own limit, so refused attempts never crowd out others there.
+        if !self
+            .reserve_failure(&guesser, tenant, attempt.limits.per_guesser, window)
+            .await?
+        {
+            return Ok(CodeOutcome::Limited {
+                until: window.end(),
+            });
+        }
+        let by_tenant = self
+            .reserve_failure(&whole, tenant, attempt.limits.per_tenant, window)
+            .await;
+        if !matches!(by_tenant, Ok(true)) {
+            // Refused (or failed): give back the guesser's reservation.
+            self.give_back_failure(&guesser).await;
             by_tenant?;
             return Ok(CodeOutcome::Limited {
                 until: window.end(),
