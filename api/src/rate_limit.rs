@@ -13,7 +13,7 @@
 //! without asking the store again.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -23,7 +23,7 @@ use crate::pairing::PairingError;
 use crate::store::Store;
 
 /// What this process holds of one key's budget.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Slice {
     /// The clock second it is for (Unix milliseconds of its start).
     second_ms: i64,
@@ -36,10 +36,14 @@ struct Slice {
 }
 
 /// The per-key limit, shared through the store.
+///
+/// Each key's slice sits behind its own async lock, held while a lease is in flight: the
+/// requests of one key that arrive meanwhile wait for that lease and use what it brought,
+/// instead of each leasing a slice of its own and leaving unused what arrives too late.
 #[derive(Debug)]
 pub struct SharedRateLimit {
     per_second: u32,
-    slices: Mutex<HashMap<String, Slice>>,
+    slices: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Slice>>>>,
 }
 
 impl SharedRateLimit {
@@ -70,48 +74,62 @@ impl SharedRateLimit {
         let limited = || ApiError::RateLimited {
             retry_after: Duration::from_millis((second_ms + 1000 - now_ms).unsigned_abs()),
         };
-        let want = {
+        let held = {
             let mut slices = self.slices.lock().unwrap_or_else(|e| e.into_inner());
-            match slices.get_mut(key).filter(|s| s.second_ms == second_ms) {
-                Some(slice) if slice.left > 0 => {
-                    slice.left -= 1;
-                    return Ok(());
-                }
-                Some(slice) if slice.spent => return Err(limited()),
-                Some(slice) => slice.next,
-                None => self.full_slice(),
-            }
+            Arc::clone(slices.entry(key.to_owned()).or_default())
         };
+        let mut slice = held.lock().await;
+        if slice.second_ms != second_ms {
+            *slice = Slice {
+                second_ms,
+                left: 0,
+                next: self.full_slice(),
+                spent: false,
+            };
+        }
+        if slice.left > 0 {
+            slice.left -= 1;
+            return Ok(());
+        }
+        if slice.spent {
+            return Err(limited());
+        }
         let lease = store
-            .lease_requests(key, second_ms, self.per_second, want)
+            .lease_requests(key, second_ms, self.per_second, slice.next)
             .await
             .map_err(PairingError::from)?;
         let remaining = self.per_second.saturating_sub(lease.used);
-        let slice = Slice {
-            second_ms,
-            left: lease.granted.saturating_sub(1),
-            next: (remaining / 4).clamp(1, self.full_slice()),
-            spent: lease.granted == 0 || remaining == 0,
-        };
-        let mut slices = self.slices.lock().unwrap_or_else(|e| e.into_inner());
-        let held = match slices.get_mut(key) {
-            // Other requests of this key leased meanwhile: this slice adds to theirs.
-            Some(held) if held.second_ms == second_ms => {
-                held.left += slice.left;
-                held.next = slice.next;
-                held.spent |= slice.spent;
-                held
-            }
-            _ => slices.entry(key.to_owned()).insert_entry(slice).into_mut(),
-        };
-        if lease.granted > 0 {
-            return Ok(());
+        slice.next = (remaining / 4).clamp(1, self.full_slice());
+        slice.spent = lease.granted == 0 || remaining == 0;
+        if lease.granted == 0 {
+            return Err(limited());
         }
-        // The store has nothing left, but a slice leased at the same time may have room.
-        if held.left > 0 {
-            held.left -= 1;
-            return Ok(());
-        }
-        Err(limited())
+        slice.left = lease.granted - 1;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SqliteStore;
+
+    /// Concurrent requests of one key in one process share its leases: a burst of twice the
+    /// budget gets exactly the budget, none lost to a lease that arrived too late to be used.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_burst_in_one_process_gets_exactly_the_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
+        let limit = SharedRateLimit::new(20);
+        let now = Utc::now();
+
+        let checks = (0..40).map(|_| limit.check(&store, "acme-key", now));
+        let passed = futures::future::join_all(checks)
+            .await
+            .into_iter()
+            .filter(Result::is_ok)
+            .count();
+
+        assert_eq!(passed, 20);
     }
 }
