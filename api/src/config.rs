@@ -10,6 +10,7 @@ use secrecy::SecretString;
 use crate::long_polls::{LongPolls, MAX_WAIT, MAX_WAIT_ON_LAMBDA};
 use crate::serve::ServeLimits;
 use crate::store::{Durability, GuessLimits, SqliteOptions, StoreUrl};
+use crate::webhooks::WebhookPolicy;
 
 /// Tandem's HTTP API: pairing as a service.
 ///
@@ -98,6 +99,32 @@ pub struct Config {
     #[arg(long, env = "TANDEM_RATE_LIMIT", default_value_t = 100)]
     pub rate_limit: u32,
 
+    /// Allow webhook endpoints at plain `http://` URLs of loopback hosts (`localhost`,
+    /// 127.0.0.1, [::1]): for receivers on this machine. Otherwise `https://` only.
+    #[arg(long, env = "TANDEM_WEBHOOK_ALLOW_HTTP_LOOPBACK", action = clap::ArgAction::SetTrue)]
+    pub webhook_allow_http_loopback: bool,
+
+    /// Allow webhook deliveries to private, loopback, link-local and other non-public
+    /// addresses (refused by default, against server-side request forgery).
+    #[arg(long, env = "TANDEM_WEBHOOK_ALLOW_PRIVATE_ADDRESSES", action = clap::ArgAction::SetTrue)]
+    pub webhook_allow_private_addresses: bool,
+
+    /// The delays before each retry of a failed webhook delivery, in seconds,
+    /// comma-separated; after the last one the delivery is given up. The first attempt is
+    /// at once. Each delay varies by up to a tenth either way.
+    #[arg(long, env = "TANDEM_WEBHOOK_RETRY_SECONDS", value_delimiter = ',',
+          default_value = "5,300,1800,7200,18000,36000,36000", value_parser = parse_seconds)]
+    pub webhook_retry_seconds: Vec<Duration>,
+
+    /// How long one webhook delivery attempt may take, in seconds.
+    #[arg(long, env = "TANDEM_WEBHOOK_TIMEOUT_SECONDS", default_value = "10", value_parser = parse_seconds)]
+    pub webhook_timeout_seconds: Duration,
+
+    /// A webhook endpoint whose every delivery attempt failed for this long (in seconds;
+    /// default 3 days) is disabled, with the reason shown to the tenant.
+    #[arg(long, env = "TANDEM_WEBHOOK_DISABLE_AFTER_SECONDS", default_value = "259200", value_parser = parse_seconds)]
+    pub webhook_disable_after_seconds: Duration,
+
     /// The built dashboard (`just web`), served at `/`; when it is missing, `/` says how
     /// to build it. Under Lambda a relative path is taken inside the function's unpacked
     /// zip (`LAMBDA_TASK_ROOT`), where `cargo lambda build --include web/dist` puts it.
@@ -146,6 +173,17 @@ impl Config {
         }
     }
 
+    /// Where webhooks may go and how they are retried.
+    pub fn webhook_policy(&self) -> WebhookPolicy {
+        WebhookPolicy {
+            allow_http_loopback: self.webhook_allow_http_loopback,
+            allow_private_addresses: self.webhook_allow_private_addresses,
+            retry_delays: self.webhook_retry_seconds.clone(),
+            timeout: self.webhook_timeout_seconds,
+            disable_after: self.webhook_disable_after_seconds,
+        }
+    }
+
     /// The local server's limits on connections.
     pub fn serve_limits(&self) -> ServeLimits {
         ServeLimits {
@@ -175,6 +213,16 @@ pub enum Command {
 /// Wraps a secret so that it never shows in `Debug` output or logs.
 fn parse_secret(value: &str) -> Result<SecretString, String> {
     Ok(SecretString::from(value.to_owned()))
+}
+
+/// Parses a number of seconds, fractions allowed (`0.5`).
+fn parse_seconds(value: &str) -> Result<Duration, String> {
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| format!("expected a number of seconds, such as 5 or 0.5 (got {value:?})"))
 }
 
 /// Parses `HOST:PORT`, or `:PORT` for 127.0.0.1.
@@ -209,6 +257,7 @@ mod tests {
         assert_eq!(config.dashboard_dir, PathBuf::from("./web/dist"));
         assert!(config.command.is_none());
         assert_eq!(config.guess_limits(), GuessLimits::default());
+        assert_eq!(config.webhook_policy(), WebhookPolicy::default());
     }
 
     #[test]

@@ -41,6 +41,9 @@ pub enum ApiError {
     /// `404 Not Found`: no such route.
     #[error("no route for {0}")]
     RouteNotFound(String),
+    /// `404 Not Found`: the tenant has no webhook endpoint with this id.
+    #[error("no webhook endpoint with this id")]
+    WebhookNotFound,
     /// `405 Method Not Allowed`: the path exists, the method does not.
     #[error("method not allowed on this path")]
     MethodNotAllowed,
@@ -68,7 +71,9 @@ impl ApiError {
             Self::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, ErrorCode::RequestTimeout),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
             Self::InvalidField(_) => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidField),
-            Self::RouteNotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            Self::RouteNotFound(_) | Self::WebhookNotFound => {
+                (StatusCode::NOT_FOUND, ErrorCode::NotFound)
+            }
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge),
             Self::UnsupportedMediaType(_) => (

@@ -17,6 +17,7 @@ pub mod routes;
 pub mod serve;
 pub mod store;
 pub mod telemetry;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -43,6 +44,8 @@ use crate::error::ApiError;
 use crate::long_polls::LongPolls;
 use crate::pairing::Pairings;
 use crate::store::{GuessLimits, Store};
+use crate::webhooks::WebhookPolicy;
+use crate::webhooks::delivery::Worker;
 
 /// The largest request body accepted; larger ones get `413`.
 pub const BODY_LIMIT_BYTES: usize = 16 * 1024;
@@ -60,6 +63,8 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// The long-polls in progress, and their limits.
     pub long_polls: Arc<LongPolls>,
+    /// Which webhook URLs are taken, and how deliveries go.
+    pub webhooks: Arc<WebhookPolicy>,
 }
 
 /// How long a request may take by default.
@@ -74,7 +79,15 @@ impl AppState {
             dashboard_dir: None,
             request_timeout: REQUEST_TIMEOUT,
             long_polls: Arc::new(LongPolls::default()),
+            webhooks: Arc::new(WebhookPolicy::default()),
         }
+    }
+
+    /// The same state with this webhook policy.
+    #[must_use]
+    pub fn with_webhooks(mut self, policy: WebhookPolicy) -> Self {
+        self.webhooks = Arc::new(policy);
+        self
     }
 
     /// The same state with long-polls limited by `long_polls`.
@@ -170,6 +183,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         .with_request_timeout(Duration::from_secs(config.request_timeout_seconds))
         .with_long_polls(config.long_polls())
         .with_guess_limits(config.guess_limits())
+        .with_webhooks(config.webhook_policy())
         .with_dashboard(
             config.dashboard_dir_in(
                 std::env::var_os("LAMBDA_TASK_ROOT")
@@ -190,6 +204,14 @@ impl Application {
     /// Opens the store and binds the listener that `config` names.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let state = build_state(config).await?;
+        // Where the store keeps an outbox (SQLite), this process delivers its webhooks.
+        if let Some(worker) = Worker::new(
+            Arc::clone(state.pairings.store_arc()),
+            (*state.webhooks).clone(),
+            Arc::new(SystemClock),
+        ) {
+            tokio::spawn(worker.run());
+        }
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("could not listen on {}", config.listen))?;

@@ -115,6 +115,11 @@ impl Pairings {
         self.store.as_ref()
     }
 
+    /// The store underneath, to share.
+    pub fn store_arc(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
     /// Creates a pending token for `request.entity`, with a short code if asked. With an
     /// idempotency key seen in the last 24 hours, creates nothing: the same request gets
     /// the record it created then, another request [`PairingError::IdempotencyKeyReused`].

@@ -1,5 +1,7 @@
 //! A typed async client for HTTP API v1, on `reqwest` (native and `wasm32`).
 
+mod webhooks;
+
 use reqwest::{RequestBuilder, Response, StatusCode};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::de::DeserializeOwned;

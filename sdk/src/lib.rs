@@ -20,6 +20,7 @@
 mod bounded;
 mod client;
 mod newtypes;
+pub mod webhooks;
 mod wire;
 
 pub use bounded::{PageLimit, Ttl, WaitSeconds};

@@ -6,6 +6,7 @@ pub mod health;
 pub mod seed;
 pub mod stats;
 pub mod tokens;
+pub mod webhooks;
 
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -22,6 +23,7 @@ use crate::AppState;
     ),
     tags(
         (name = "tokens", description = "HTTP API v1: create, read, pair, list and delete tokens"),
+        (name = "webhooks", description = "Signed events pushed to the tenant's endpoints (Standard Webhooks)"),
         (name = "seed", description = "The original project's routes, kept for its clients"),
         (name = "operations", description = "Health")
     )
@@ -34,6 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(tokens::router())
         .merge(codes::router())
         .merge(stats::router())
+        .merge(webhooks::router())
         .merge(seed::router())
         .merge(health::router())
 }

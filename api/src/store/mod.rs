@@ -5,6 +5,7 @@
 
 pub mod dynamodb;
 mod sqlite;
+pub mod webhooks;
 
 use std::fmt;
 use std::str::FromStr;
@@ -17,6 +18,7 @@ use sdk::{EntityId, IdempotencyKey, ShortCode, Token, TokenRecord, Ttl};
 pub use crate::domain::{Cursor, Page, TenantId};
 pub use dynamodb::DynamoStore;
 pub use sqlite::{Durability, SqliteOptions, SqliteStore};
+pub use webhooks::WebhookStore;
 
 /// Boxed error source of a store backend.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -245,9 +247,10 @@ pub struct RateLease {
 
 /// Where token records live. Every method sees only the given tenant's records, and
 /// treats a record whose `expires_at` is at or before `now` as absent, whether or not
-/// the backend has removed it yet.
+/// the backend has removed it yet. A pairing or a deletion records its webhook event
+/// with the change itself ([`WebhookStore`]).
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: WebhookStore + Send + Sync + 'static {
     /// A short name of the backend, for logs and `/healthz` (`sqlite`, `dynamodb`).
     fn kind(&self) -> &'static str;
 

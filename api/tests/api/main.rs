@@ -20,3 +20,4 @@ mod seed;
 mod stats;
 mod tokens;
 mod wal;
+mod webhooks;

@@ -35,6 +35,14 @@ async fn the_openapi_document_lists_exactly_the_routes_and_methods_the_router_se
         ("/v1/tokens/{token}/pair", "post"),
         ("/v1/codes/{code}/pair", "post"),
         ("/v1/stats", "get"),
+        ("/v1/webhooks", "post"),
+        ("/v1/webhooks", "get"),
+        ("/v1/webhooks/{id}", "get"),
+        ("/v1/webhooks/{id}", "patch"),
+        ("/v1/webhooks/{id}", "delete"),
+        ("/v1/webhooks/{id}/rotate-secret", "post"),
+        ("/v1/webhooks/{id}/test", "post"),
+        ("/v1/webhooks/{id}/deliveries", "get"),
         ("/healthz", "get"),
         ("/create/{entity}", "post"),
         ("/get/{token}", "get"),
@@ -53,7 +61,8 @@ async fn the_openapi_document_lists_exactly_the_routes_and_methods_the_router_se
         let concrete = path
             .replace("{token}", "no-such-token")
             .replace("{entity}", "someone")
-            .replace("{code}", "BCDF-GHJK");
+            .replace("{code}", "BCDF-GHJK")
+            .replace("{id}", "wh_none");
         for method in ["get", "post", "put", "delete", "patch"] {
             let response = app
                 .http
@@ -77,6 +86,11 @@ async fn the_openapi_document_lists_exactly_the_routes_and_methods_the_router_se
         "TokenPage",
         "ErrorBody",
         "PairRequest",
+        "CreateWebhook",
+        "WebhookWithSecret",
+        "WebhookList",
+        "DeliveryList",
+        "Event",
     ] {
         assert!(
             doc["components"]["schemas"][schema].is_object(),

@@ -48,6 +48,7 @@ mod leases;
 mod operations;
 mod reads;
 mod schema;
+mod webhooks;
 mod writes;
 
 use std::collections::HashMap;

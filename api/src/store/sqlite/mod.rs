@@ -17,6 +17,7 @@ mod wal;
 mod writer;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -25,6 +26,7 @@ use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 use sdk::{EntityId, Token, TokenRecord};
+use tokio::sync::Notify;
 
 use self::rows::millis;
 pub use self::schema::Durability;
@@ -57,6 +59,7 @@ macro_rules! live {
 }
 
 mod reads;
+mod webhooks;
 mod writes;
 
 /// How the SQLite store writes.
@@ -85,6 +88,8 @@ impl Default for SqliteOptions {
 pub struct SqliteStore {
     writer: Writer,
     readers: Pool<SqliteConnectionManager>,
+    /// Told when a write may have queued webhook deliveries.
+    outbox: Arc<Notify>,
 }
 
 impl SqliteStore {
@@ -148,7 +153,11 @@ impl SqliteStore {
                 c.pragma_update(None, "query_only", true)
             }))
             .map_err(|e| StoreError::backend(context, e))?;
-        Ok(Self { writer, readers })
+        Ok(Self {
+            writer,
+            readers,
+            outbox: Arc::default(),
+        })
     }
 
     /// Runs a short read (one row by key) right here when a reader is free, else on the
@@ -247,11 +256,14 @@ impl Store for SqliteStore {
             guesser: attempt.guesser.to_owned(),
             limits: attempt.limits,
         };
-        self.writer
+        let outcome = self
+            .writer
             .run("pairing by short code", move |conn| {
                 Ok(writes::pair_by_code(conn, &row, millis(now))?)
             })
-            .await
+            .await?;
+        self.outbox.notify_one();
+        Ok(outcome)
     }
 
     async fn get(
@@ -276,11 +288,14 @@ impl Store for SqliteStore {
     ) -> Result<PairOutcome, StoreError> {
         let (tenant, token) = (tenant.as_str().to_owned(), token.as_str().to_owned());
         let entity_b = entity_b.as_str().to_owned();
-        self.writer
+        let outcome = self
+            .writer
             .run("pairing a token", move |conn| {
                 Ok(writes::pair(conn, &tenant, &token, &entity_b, millis(now))?)
             })
-            .await
+            .await?;
+        self.outbox.notify_one();
+        Ok(outcome)
     }
 
     async fn delete(
@@ -290,11 +305,14 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<Option<TokenRecord>, StoreError> {
         let (tenant, token) = (tenant.as_str().to_owned(), token.as_str().to_owned());
-        self.writer
+        let deleted = self
+            .writer
             .run("deleting a token", move |conn| {
                 Ok(writes::delete(conn, &tenant, &token, millis(now))?)
             })
-            .await
+            .await?;
+        self.outbox.notify_one();
+        Ok(deleted)
     }
 
     async fn list(

@@ -41,7 +41,7 @@ fn optional_parsed<T>(
     .transpose()
 }
 
-fn time(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
+pub(super) fn time(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
     let value: Option<i64> = row.get(idx)?;
     value
         .map(|ms| {

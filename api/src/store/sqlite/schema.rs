@@ -4,7 +4,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 /// The schema's migrations, in order; `PRAGMA user_version` counts those applied. Times
 /// are Unix milliseconds; a `NULL` `expires_at` never expires. `tenant` scopes every query.
-const MIGRATIONS: [&str; 7] = [
+const MIGRATIONS: [&str; 8] = [
     // (IF NOT EXISTS: databases made before migrations were counted have this already.)
     "CREATE TABLE IF NOT EXISTS tokens (
         token            TEXT    NOT NULL PRIMARY KEY,
@@ -72,6 +72,48 @@ const MIGRATIONS: [&str; 7] = [
     "DROP INDEX tokens_by_entity_b;
     CREATE INDEX tokens_by_entity_b ON tokens (tenant, entity_b, paired_at DESC, token DESC)
         WHERE entity_b IS NOT NULL;",
+    // Webhook endpoints (`events`: the event names, space-separated), the outbox of their
+    // deliveries (one row per event and endpoint, written with the change that causes it;
+    // `next_at`: when a pending one is due, or until when a worker holds it), and how far
+    // the announcement of expired tokens has come.
+    "CREATE TABLE webhooks (
+        id                    TEXT    NOT NULL PRIMARY KEY,
+        tenant                TEXT    NOT NULL,
+        url                   TEXT    NOT NULL,
+        events                TEXT    NOT NULL,
+        description           TEXT,
+        enabled               INTEGER NOT NULL,
+        disabled_reason       TEXT,
+        secret                TEXT    NOT NULL,
+        previous_secret       TEXT,
+        previous_secret_until INTEGER,
+        failing_since         INTEGER,
+        created_at            INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX webhooks_by_tenant ON webhooks (tenant, created_at);
+    CREATE TABLE webhook_deliveries (
+        id              INTEGER NOT NULL PRIMARY KEY,
+        webhook_id      TEXT    NOT NULL,
+        event_id        TEXT    NOT NULL,
+        event_type      TEXT    NOT NULL,
+        body            TEXT    NOT NULL,
+        created_at      INTEGER NOT NULL,
+        status          TEXT    NOT NULL
+                        CHECK (status IN ('pending', 'delivered', 'failed', 'gone')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_at         INTEGER,
+        last_attempt_at INTEGER,
+        response_code   INTEGER,
+        duration_ms     INTEGER,
+        error           TEXT
+    ) STRICT;
+    CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_at) WHERE status = 'pending';
+    CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, id DESC);
+    CREATE INDEX webhook_deliveries_by_age ON webhook_deliveries (created_at);
+    CREATE TABLE webhook_sweep (
+        id            INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+        expired_until INTEGER NOT NULL
+    ) STRICT;",
 ];
 
 /// Applies the migrations not applied yet, in one transaction.

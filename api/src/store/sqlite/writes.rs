@@ -1,13 +1,16 @@
 //! The store's writes as SQL on the write connection, each run by the writer thread inside
 //! its batch's transaction: insert (with the short code and idempotency key), pair, pair by
-//! code (with the count of failed guesses), delete, and the purge.
+//! code (with the count of failed guesses), delete, and the purge. A pairing and a deletion
+//! queue their webhook event in the same transaction ([`super::webhooks`]).
 
 use chrono::Utc;
 use rusqlite::{Connection, OptionalExtension, named_params, params};
+use sdk::webhooks::EventType;
 use sdk::{EntityId, Label, ShortCode, TokenRecord};
 
 use super::reads::{self, select_live};
 use super::rows::{columns, millis, record_from_row};
+use super::webhooks;
 use super::writer::WriteError;
 use super::{KEEP_EXPIRED, PURGE_BATCH};
 use crate::store::{
@@ -38,7 +41,10 @@ pub(super) fn pair(
         .query_row(params![token, tenant, entity_b, now], record_from_row)
         .optional()?;
     Ok(match paired {
-        Some(record) => PairOutcome::Paired(record),
+        Some(record) => {
+            webhooks::announce(conn, tenant, EventType::TokenPaired, &record, now)?;
+            PairOutcome::Paired(record)
+        }
         None => match select_live(conn, tenant, token, now)? {
             Some(record) => PairOutcome::Unchanged(record),
             None => PairOutcome::Missing,
@@ -144,6 +150,7 @@ pub(super) fn delete(
          WHERE token = ?1 AND tenant = ?2",
     )?
     .execute(params![token, tenant, now])?;
+    webhooks::announce(conn, tenant, EventType::TokenDeleted, &record, now)?;
     Ok(Some(record))
 }
 
@@ -167,6 +174,8 @@ pub(super) fn purge(conn: &Connection) -> rusqlite::Result<usize> {
     // Failure counts of windows that have ended (at most a few rows per guesser).
     conn.prepare_cached("DELETE FROM code_failures WHERE window_start < ?1")?
         .execute(params![GuessWindow::containing(now).start_ms])?;
+    // Finished webhook deliveries past the week the tenant can see them.
+    webhooks::purge(conn, millis(now - chrono::Duration::days(7)))?;
     // Rate leases of seconds long past.
     conn.prepare_cached("DELETE FROM rate_leases WHERE second_start < ?1")?
         .execute(params![millis(now) - 60_000])?;
