@@ -125,6 +125,15 @@ pub struct Config {
     #[arg(long, env = "TANDEM_WEBHOOK_DISABLE_AFTER_SECONDS", default_value = "259200", value_parser = parse_seconds)]
     pub webhook_disable_after_seconds: Duration,
 
+    /// Under Lambda, which function this is: `api` (the HTTP API) or `webhooks` (the
+    /// delivery function, fed by the table's stream and the retry queue).
+    #[arg(long, env = "TANDEM_FUNCTION", value_enum, default_value_t = Function::Api)]
+    pub function: Function,
+
+    /// The SQS queue that the webhook delivery function retries through (its URL).
+    #[arg(long, env = "TANDEM_WEBHOOK_QUEUE_URL")]
+    pub webhook_queue_url: Option<String>,
+
     /// The built dashboard (`just web`), served at `/`; when it is missing, `/` says how
     /// to build it. Under Lambda a relative path is taken inside the function's unpacked
     /// zip (`LAMBDA_TASK_ROOT`), where `cargo lambda build --include web/dist` puts it.
@@ -200,6 +209,16 @@ impl Config {
             _ => self.dashboard_dir.clone(),
         }
     }
+}
+
+/// Which function a Lambda deployment runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Function {
+    /// The HTTP API.
+    #[default]
+    Api,
+    /// The webhook delivery function.
+    Webhooks,
 }
 
 /// One-off tasks.

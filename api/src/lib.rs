@@ -285,6 +285,28 @@ pub async fn run_on_lambda(config: &Config) -> anyhow::Result<()> {
         .context("Lambda runtime failed")
 }
 
+/// Runs the webhook delivery function under the AWS Lambda runtime (`TANDEM_FUNCTION=webhooks`).
+pub async fn run_webhooks_on_lambda(config: &Config) -> anyhow::Result<()> {
+    let store::StoreUrl::DynamoDb(table) = &config.store else {
+        anyhow::bail!(
+            "the webhook function delivers from a DynamoDB table's stream: set TANDEM_STORE=dynamodb://TABLE"
+        );
+    };
+    let queue_url = config
+        .webhook_queue_url
+        .clone()
+        .context("the webhook function retries through SQS: set TANDEM_WEBHOOK_QUEUE_URL")?;
+    let store =
+        store::DynamoStore::connect(store::DynamoStore::client_from_env().await, table.as_str())
+            .await
+            .with_context(|| format!("could not open the store {}", config.store))?;
+    tracing::info!(
+        "tandem-api starting under AWS Lambda as the webhook delivery function (store: {})",
+        config.store
+    );
+    webhooks::lambda::run(store, queue_url, config.webhook_policy()).await
+}
+
 /// Resolves on Ctrl-C or SIGTERM.
 async fn shutdown_signal() {
     let ctrl_c = async {

@@ -9,6 +9,8 @@ async fn main() -> anyhow::Result<()> {
     api::telemetry::init(&config.log_filter, on_lambda);
     if let Some(command) = &config.command {
         api::run_command(&config, command).await
+    } else if on_lambda && config.function == api::config::Function::Webhooks {
+        api::run_webhooks_on_lambda(&config).await
     } else if on_lambda {
         api::run_on_lambda(&config).await
     } else {

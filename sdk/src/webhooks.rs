@@ -108,6 +108,16 @@ pub enum EventData {
     },
 }
 
+impl EventData {
+    /// The data of a `token.*` event about `record`: the record without its short code.
+    pub fn about(record: &TokenRecord) -> Self {
+        Self::Token(TokenRecord {
+            code: None,
+            ..record.clone()
+        })
+    }
+}
+
 /// The body of `POST /v1/webhooks`: register an endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

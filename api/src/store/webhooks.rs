@@ -65,20 +65,26 @@ pub struct OutboundEvent {
 }
 
 impl OutboundEvent {
-    /// The event `event_type` about `record` at `at`: the record as the API shows it,
-    /// without its short code.
+    /// The event `event_type` about `record` at `at`, with a fresh id.
     pub fn about_token(event_type: EventType, record: &TokenRecord, at: DateTime<Utc>) -> Self {
-        let record = TokenRecord {
-            code: None,
-            ..record.clone()
-        };
-        Self::new(event_type, EventData::Token(record), at)
+        Self::new(event_type, EventData::about(record), at)
     }
 
     /// A new event with a fresh id.
     pub fn new(event_type: EventType, data: EventData, at: DateTime<Utc>) -> Self {
+        let id = format!("evt_{}", uuid::Uuid::new_v4().simple());
+        Self::identified(id, event_type, data, at)
+    }
+
+    /// The event `id`.
+    pub fn identified(
+        id: String,
+        event_type: EventType,
+        data: EventData,
+        at: DateTime<Utc>,
+    ) -> Self {
         let event = Event {
-            id: format!("evt_{}", uuid::Uuid::new_v4().simple()),
+            id,
             event_type,
             timestamp: at,
             data,

@@ -7,6 +7,7 @@
 
 pub mod address;
 pub mod delivery;
+pub mod lambda;
 
 use std::time::Duration;
 

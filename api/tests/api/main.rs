@@ -21,3 +21,4 @@ mod stats;
 mod tokens;
 mod wal;
 mod webhooks;
+mod webhooks_lambda;

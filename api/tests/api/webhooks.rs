@@ -539,3 +539,65 @@ async fn a_tenant_manages_only_its_own_endpoints_and_deleting_one_stops_its_deli
             .is_not_found()
     );
 }
+
+/// On the suite's store (SQLite, or DynamoDB under moto): endpoints are kept, changed,
+/// rotated and deleted. (The in-process API runs no delivery worker: nothing is sent.)
+#[tokio::test]
+async fn either_store_keeps_an_endpoint_through_its_changes() {
+    let app = crate::helpers::spawn_app().await;
+    let client = &app.sdk;
+
+    let created = client
+        .create_webhook(&CreateWebhook {
+            description: Some("orders".into()),
+            ..CreateWebhook::new("https://hooks.example.com/tandem")
+        })
+        .await
+        .unwrap();
+    let id = created.webhook.id.clone();
+    assert_eq!(created.webhook.events, EventType::SUBSCRIBABLE.to_vec());
+    assert!(created.webhook.enabled);
+    assert_eq!(client.get_webhook(&id).await.unwrap(), created.webhook);
+    assert_eq!(
+        client.list_webhooks().await.unwrap().items,
+        vec![created.webhook.clone()]
+    );
+
+    let disabled = client
+        .update_webhook(
+            &id,
+            &UpdateWebhook {
+                enabled: Some(false),
+                events: Some(vec![EventType::TokenExpired]),
+                ..UpdateWebhook::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!disabled.enabled);
+    assert_eq!(disabled.events, vec![EventType::TokenExpired]);
+    assert_eq!(disabled.description.as_deref(), Some("orders"));
+    let rotated = client.rotate_webhook_secret(&id).await.unwrap();
+    assert_ne!(rotated.secret, created.secret);
+    let overlap = rotated.webhook.previous_secret_until.unwrap() - app.clock.now();
+    assert_eq!(overlap.num_hours(), 24);
+    let test = client.test_webhook(&id).await.unwrap();
+    assert_eq!(test.event_type, EventType::WebhookTest);
+    assert!(client.webhook_deliveries(&id).await.is_ok());
+    let bad = client
+        .update_webhook(
+            &id,
+            &UpdateWebhook {
+                events: Some(vec![]),
+                ..UpdateWebhook::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Some(sdk::ErrorCode::InvalidField), "{bad}");
+
+    client.delete_webhook(&id).await.unwrap();
+    assert!(client.get_webhook(&id).await.unwrap_err().is_not_found());
+    assert!(client.delete_webhook(&id).await.unwrap_err().is_not_found());
+    assert!(client.list_webhooks().await.unwrap().items.is_empty());
+}

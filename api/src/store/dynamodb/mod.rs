@@ -48,6 +48,7 @@ mod leases;
 mod operations;
 mod reads;
 mod schema;
+pub mod stream;
 mod webhooks;
 mod writes;
 

@@ -5,7 +5,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::client::Waiters as _;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 
 use super::DynamoStore;
@@ -47,7 +48,7 @@ pub(super) const FOREVER_SECONDS: i64 = 100 * 365 * 24 * 60 * 60;
 
 impl DynamoStore {
     /// Creates `table` with the schema this store expects (on-demand, both GSIs, TTL on
-    /// [`TTL_ATTRIBUTE`]). Does nothing to a table that exists already; returns whether
+    /// [`TTL_ATTRIBUTE`], a stream of new and old images for the webhooks). Does nothing to a table that exists already; returns whether
     /// it created one.
     pub async fn create_table(client: &Client, table: &str) -> Result<bool, StoreError> {
         let context = "creating the DynamoDB table";
@@ -108,6 +109,14 @@ impl DynamoStore {
                 ENTITY_B_SORT_KEY,
                 all(),
             )?)
+            // What the webhook delivery function reads (see `stream`).
+            .stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::NewAndOldImages)
+                    .build()
+                    .map_err(|e| StoreError::backend(context, e))?,
+            )
             .send()
             .await;
         match created {

@@ -1,0 +1,290 @@
+//! The webhook delivery function on DynamoDB: a pairing made through the API, read from
+//! moto's DynamoDB stream, is delivered by `tandem-api` as the webhook function under
+//! `cargo lambda watch` (the Lambda runtime emulator); a failed attempt comes back through
+//! moto's SQS queue and is delivered on the retry.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use api::AppState;
+use api::clock::SystemClock;
+use api::domain::TenantId;
+use api::store::webhooks::StoredWebhook;
+use api::store::{DynamoStore, Store, WebhookStore as _};
+use sdk::webhooks::{DeliveryStatus, EventType, Webhook};
+use sdk::{CreateToken, EntityId};
+use serde_json::{Value, json};
+use test_support::webhooks::WebhookReceiver;
+use test_support::{ApiServer, RunningBinary, free_port};
+
+use crate::helpers::local_dynamodb_client;
+
+/// The AWS CLI of the project's virtualenv, pointed at moto, answering JSON.
+fn aws(args: &[&str]) -> Value {
+    let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect("moto's URL");
+    let output = std::process::Command::new(format!("{workspace}/target/tools/venv/bin/aws"))
+        .args(args)
+        .args(["--endpoint-url", &endpoint, "--output", "json"])
+        .env(
+            "AWS_DEFAULT_REGION",
+            std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),
+        )
+        .output()
+        .expect("run the AWS CLI (`just python-tools` installs it)");
+    assert!(
+        output.status.success(),
+        "aws {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or(Value::Null)
+}
+
+/// Every record of the table's stream so far, as Lambda hands a batch to a function.
+fn stream_batch(stream_arn: &str) -> Value {
+    let stream = aws(&[
+        "dynamodbstreams",
+        "describe-stream",
+        "--stream-arn",
+        stream_arn,
+    ]);
+    let mut records = Vec::new();
+    for shard in stream["StreamDescription"]["Shards"].as_array().unwrap() {
+        let iterator = aws(&[
+            "dynamodbstreams",
+            "get-shard-iterator",
+            "--stream-arn",
+            stream_arn,
+            "--shard-id",
+            shard["ShardId"].as_str().unwrap(),
+            "--shard-iterator-type",
+            "TRIM_HORIZON",
+        ]);
+        let got = aws(&[
+            "dynamodbstreams",
+            "get-records",
+            "--shard-iterator",
+            iterator["ShardIterator"].as_str().unwrap(),
+        ]);
+        for mut record in got["Records"].as_array().unwrap().clone() {
+            // The CLI prints the time as text; Lambda sends Unix seconds.
+            let at = &mut record["dynamodb"]["ApproximateCreationDateTime"];
+            if let Some(text) = at.as_str() {
+                *at = json!(
+                    chrono::DateTime::parse_from_rfc3339(text)
+                        .unwrap()
+                        .timestamp()
+                );
+            }
+            record["eventSourceARN"] = json!(stream_arn);
+            records.push(record);
+        }
+    }
+    json!({ "Records": records })
+}
+
+/// The retry queue's messages, as Lambda hands a batch to a function.
+fn queue_batch(queue_url: &str) -> Value {
+    let got = aws(&[
+        "sqs",
+        "receive-message",
+        "--queue-url",
+        queue_url,
+        "--max-number-of-messages",
+        "10",
+        "--wait-time-seconds",
+        "5",
+    ]);
+    let records: Vec<Value> = got["Messages"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| {
+            json!({
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "md5OfBody": m["MD5OfBody"],
+                "attributes": {},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:retries",
+                "awsRegion": "us-east-1",
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+#[tokio::test]
+#[ignore = "needs cargo-lambda and a local AWS stand-in (moto); `just test` runs it"]
+async fn the_delivery_function_delivers_a_pairing_from_the_stream_and_retries_through_sqs() {
+    let receiver = WebhookReceiver::start().await;
+    let (client, _) = local_dynamodb_client().await;
+    let table = format!("tandem-webhooks-{}", uuid::Uuid::new_v4().simple());
+    DynamoStore::create_table(&client, &table).await.unwrap();
+    let described = client
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+    let stream_arn = described.table.unwrap().latest_stream_arn.unwrap();
+    let queue = aws(&[
+        "sqs",
+        "create-queue",
+        "--queue-name",
+        &format!("{table}-retries"),
+    ]);
+    let queue_url = queue["QueueUrl"].as_str().unwrap().to_owned();
+    let store = DynamoStore::connect(client, &table).await.unwrap();
+    let tenant = TenantId::local();
+    let endpoint = StoredWebhook {
+        webhook: Webhook {
+            id: api::webhooks::new_id(),
+            url: receiver.url(),
+            events: EventType::SUBSCRIBABLE.to_vec(),
+            description: None,
+            enabled: true,
+            disabled_reason: None,
+            created_at: chrono::Utc::now(),
+            previous_secret_until: None,
+        },
+        secret: api::webhooks::new_secret(),
+        previous_secret: None,
+    };
+    store.create_webhook(&tenant, &endpoint).await.unwrap();
+    receiver.trust(&endpoint.secret).await;
+    receiver
+        .configure(json!({ "mode": "fail", "fail_count": 1 }))
+        .await;
+
+    // A pairing through the API on that table.
+    let store: Arc<dyn Store> = Arc::new(store);
+    let api = ApiServer::start(AppState::new(Arc::clone(&store), Arc::new(SystemClock))).await;
+    let sdk = sdk::Client::new(&api.url);
+    let alice = EntityId::parse("alice").unwrap();
+    let created = sdk.create_token(&CreateToken::new(&alice)).await.unwrap();
+    sdk.pair(&created.token, &EntityId::parse("bob").unwrap())
+        .await
+        .unwrap();
+
+    let function = DeliveryFunction::start(&table, &queue_url).await;
+    let first = function.invoke(&stream_batch(&stream_arn)).await;
+    assert_eq!(first["attempts"], 1, "one event for one endpoint: {first}");
+    let retry = queue_batch(&queue_url);
+    assert_eq!(retry["Records"].as_array().unwrap().len(), 1, "{retry}");
+    let second = function.invoke(&retry).await;
+    assert_eq!(second["attempts"], 1, "{second}");
+
+    let received = receiver.received().await;
+    assert_eq!(received.len(), 2, "{received:#?}");
+    assert_eq!(
+        [&received[0]["answered"], &received[1]["answered"]],
+        [&json!(503), &json!(204)]
+    );
+    for delivery in &received {
+        assert_eq!(delivery["verified_with"], 0, "{delivery:#?}");
+    }
+    assert_eq!(
+        received[0]["headers"]["webhook-id"],
+        received[1]["headers"]["webhook-id"]
+    );
+    let event: Value = serde_json::from_str(received[1]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(event["type"], "token.paired");
+    assert_eq!(event["data"]["token"], created.token.as_str());
+    assert_eq!(event["data"]["entity_b"], "bob");
+    let log = store
+        .deliveries(&tenant, &endpoint.webhook.id, 10)
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        (log[0].status, log[0].attempts),
+        (DeliveryStatus::Delivered, 2)
+    );
+}
+
+/// `tandem-api` as the webhook function under `cargo lambda watch`, on a free port.
+struct DeliveryFunction {
+    _emulator: RunningBinary,
+    invocations: String,
+    http: reqwest::Client,
+}
+
+impl DeliveryFunction {
+    async fn start(table: &str, queue_url: &str) -> Self {
+        let port = free_port().to_string();
+        let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap();
+        let mut command = tokio::process::Command::new("cargo");
+        command
+            .args([
+                "lambda",
+                "watch",
+                "-A",
+                "127.0.0.1",
+                "-P",
+                &port,
+                "--ignore-changes",
+            ])
+            .args(["-p", "api", "--bin", "tandem-api"]);
+        for setting in [
+            "TANDEM_FUNCTION=webhooks".to_owned(),
+            format!("TANDEM_STORE=dynamodb://{table}"),
+            format!("TANDEM_WEBHOOK_QUEUE_URL={queue_url}"),
+            format!("AWS_ENDPOINT_URL_SQS={endpoint}"),
+            "TANDEM_WEBHOOK_ALLOW_HTTP_LOOPBACK=true".to_owned(),
+            "TANDEM_WEBHOOK_ALLOW_PRIVATE_ADDRESSES=true".to_owned(),
+            "TANDEM_WEBHOOK_RETRY_SECONDS=0.2".to_owned(),
+        ] {
+            command.args(["--env-var", &setting]);
+        }
+        command
+            .current_dir(workspace)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let emulator = RunningBinary::start_group(command);
+        let function = Self {
+            _emulator: emulator,
+            invocations: format!(
+                "http://127.0.0.1:{port}/2015-03-31/functions/tandem-api/invocations"
+            ),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+        };
+        // An empty batch, sent until the function answers (the emulator may compile it
+        // first, and a request that timed out meanwhile is still run): only then the real
+        // batches, each sent once.
+        function.invoke(&json!({ "Records": [] })).await;
+        function
+    }
+
+    /// Invokes the function with `payload` until it answers; its answer.
+    async fn invoke(&self, payload: &Value) -> Value {
+        let started = Instant::now();
+        loop {
+            let last = match self.http.post(&self.invocations).json(payload).send().await {
+                Ok(response) if response.status().is_success() => {
+                    let answer: Value = response.json().await.unwrap();
+                    assert!(
+                        answer.get("errorMessage").is_none(),
+                        "the function failed: {answer}"
+                    );
+                    return answer;
+                }
+                Ok(response) => response.text().await.unwrap_or_default(),
+                Err(e) => e.to_string(),
+            };
+            assert!(
+                started.elapsed() < Duration::from_secs(300),
+                "the function did not answer through the emulator within 300 s: {last}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
