@@ -55,6 +55,11 @@ resource "aws_dynamodb_table" "tokens" {
     enabled        = true
   }
 
+  # Every change, as it was and as it became, for the webhook delivery function (webhooks.tf).
+  # Reading the stream is free to the writers: each API call still costs one request.
+  stream_enabled   = true
+  stream_view_type = "NEW_AND_OLD_IMAGES"
+
   point_in_time_recovery {
     enabled = true
   }

@@ -17,6 +17,13 @@ resource "aws_cloudwatch_log_group" "bot" {
   kms_key_id        = aws_kms_key.tandem.arn
 }
 
+resource "aws_cloudwatch_log_group" "webhooks" {
+  #checkov:skip=CKV_AWS_338:Retention is var.log_retention_days, as for the API's logs: operational logs naming tokens and endpoints, kept no longer than they serve.
+  name              = "/aws/lambda/${local.webhooks_function_name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.tandem.arn
+}
+
 # API Gateway's access log: one JSON line per request, with status, latency and the caller's
 # address, which the functions' own logs lack when API Gateway answers itself (throttled: 429).
 resource "aws_cloudwatch_log_group" "access" {

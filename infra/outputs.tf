@@ -20,6 +20,16 @@ output "api_function_name" {
   value       = aws_lambda_function.api.function_name
 }
 
+output "webhooks_function_name" {
+  description = "The webhook delivery function (for `aws logs tail /aws/lambda/NAME --follow`)."
+  value       = aws_lambda_function.webhooks.function_name
+}
+
+output "webhook_dead_letter_queue_url" {
+  description = "Where webhook deliveries end that the delivery function could not handle (a stream batch or a retry that failed every time): inspect and redrive from here."
+  value       = aws_sqs_queue.webhook_dead_letters.url
+}
+
 output "bot_function_name" {
   description = "The bot's Lambda function; empty without the bot."
   value       = var.enable_bot ? aws_lambda_function.bot[0].function_name : ""

@@ -288,3 +288,25 @@ variable "bot_reserved_concurrency" {
     error_message = "bot_reserved_concurrency must be -1 (none) or a whole number of at least 1."
   }
 }
+
+variable "webhooks_timeout_seconds" {
+  description = "Timeout of the webhook delivery function, in seconds: a batch's attempts run at once, each at most 10 s."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.webhooks_timeout_seconds >= 15 && var.webhooks_timeout_seconds <= 900
+    error_message = "webhooks_timeout_seconds must be from 15 to 900."
+  }
+}
+
+variable "webhooks_reserved_concurrency" {
+  description = "Concurrent executions reserved for (and capping) the webhook delivery function; -1: none. The stream is read by at most one execution per shard anyway."
+  type        = number
+  default     = -1
+
+  validation {
+    condition     = var.webhooks_reserved_concurrency == -1 || (var.webhooks_reserved_concurrency >= 1 && floor(var.webhooks_reserved_concurrency) == var.webhooks_reserved_concurrency)
+    error_message = "webhooks_reserved_concurrency must be -1 (none) or a whole number of at least 1."
+  }
+}

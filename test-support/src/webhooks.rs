@@ -105,3 +105,24 @@ impl WebhookReceiver {
         }
     }
 }
+
+/// The records of `aws dynamodbstreams get-records` (the AWS CLI's JSON) as the batch Lambda
+/// hands a function for the stream `stream_arn`: the CLI prints each record's time as text,
+/// where Lambda sends Unix seconds, and leaves out the stream's ARN.
+pub fn stream_batch(records: &[Value], stream_arn: &str) -> Value {
+    let records: Vec<Value> = records
+        .iter()
+        .cloned()
+        .map(|mut record| {
+            let at = &mut record["dynamodb"]["ApproximateCreationDateTime"];
+            if let Some(text) = at.as_str() {
+                let parsed = chrono::DateTime::parse_from_rfc3339(text)
+                    .unwrap_or_else(|e| panic!("a record's time {text:?}: {e}"));
+                *at = json!(parsed.timestamp());
+            }
+            record["eventSourceARN"] = json!(stream_arn);
+            record
+        })
+        .collect();
+    json!({ "Records": records })
+}

@@ -15,7 +15,7 @@ use api::store::{DynamoStore, Store, WebhookStore as _};
 use sdk::webhooks::{DeliveryStatus, EventType, Webhook};
 use sdk::{CreateToken, EntityId};
 use serde_json::{Value, json};
-use test_support::webhooks::WebhookReceiver;
+use test_support::webhooks::{WebhookReceiver, stream_batch};
 use test_support::{ApiServer, RunningBinary, free_port};
 
 use crate::helpers::local_dynamodb_client;
@@ -42,7 +42,7 @@ fn aws(args: &[&str]) -> Value {
 }
 
 /// Every record of the table's stream so far, as Lambda hands a batch to a function.
-fn stream_batch(stream_arn: &str) -> Value {
+fn stream_so_far(stream_arn: &str) -> Value {
     let stream = aws(&[
         "dynamodbstreams",
         "describe-stream",
@@ -67,21 +67,9 @@ fn stream_batch(stream_arn: &str) -> Value {
             "--shard-iterator",
             iterator["ShardIterator"].as_str().unwrap(),
         ]);
-        for mut record in got["Records"].as_array().unwrap().clone() {
-            // The CLI prints the time as text; Lambda sends Unix seconds.
-            let at = &mut record["dynamodb"]["ApproximateCreationDateTime"];
-            if let Some(text) = at.as_str() {
-                *at = json!(
-                    chrono::DateTime::parse_from_rfc3339(text)
-                        .unwrap()
-                        .timestamp()
-                );
-            }
-            record["eventSourceARN"] = json!(stream_arn);
-            records.push(record);
-        }
+        records.extend(got["Records"].as_array().unwrap().iter().cloned());
     }
-    json!({ "Records": records })
+    stream_batch(&records, stream_arn)
 }
 
 /// The retry queue's messages, as Lambda hands a batch to a function.
@@ -172,7 +160,7 @@ async fn the_delivery_function_delivers_a_pairing_from_the_stream_and_retries_th
         .unwrap();
 
     let function = DeliveryFunction::start(&table, &queue_url).await;
-    let first = function.invoke(&stream_batch(&stream_arn)).await;
+    let first = function.invoke(&stream_so_far(&stream_arn)).await;
     assert_eq!(first["attempts"], 1, "one event for one endpoint: {first}");
     let retry = queue_batch(&queue_url);
     assert_eq!(retry["Records"].as_array().unwrap().len(), 1, "{retry}");

@@ -1,7 +1,8 @@
 //! The deploy rehearsal: `scripts/deploy` and `scripts/destroy`, run as a user runs them, with
 //! moto on 127.0.0.1 standing in for AWS (the real AWS provider applies infra/ to it) and the
-//! Telegram emulator for Telegram. Then what was deployed is run here and driven: the API's
-//! and the bot's code from the zips the emulator recorded, with the environments it holds.
+//! Telegram emulator for Telegram. Then what was deployed is run here and driven: the API's,
+//! the bot's and the webhook function's code from the zips the emulator recorded, with the
+//! environments it holds.
 //!
 //! `just test` deploys zips of the native debug build ([`zips`]); `just deploy-rehearsal`
 //! (`TANDEM_REHEARSAL_ARCH=arm64`) lets `scripts/deploy` build the arm64 zips with
@@ -9,6 +10,7 @@
 
 mod function;
 mod stage;
+mod webhooks;
 mod zips;
 
 use std::time::{Duration, Instant};
@@ -42,6 +44,7 @@ async fn a_deploy_is_rehearsed_end_to_end_on_an_aws_emulator() {
     let api = the_api_answers(&stage).await;
     the_load_test_passes(&stage, &api.url).await;
     the_bot_checks_its_secret_and_answers(&stage, &api.url).await;
+    webhooks::the_webhook_function_delivers_a_pairing(&stage, &api.url).await;
     drop(api);
     destroy_leaves_nothing(&stage).await;
 
@@ -163,7 +166,7 @@ async fn a_plan_for_function_urls_swaps_only_the_front_door(stage: &Stage) {
 }
 
 /// The zip `deploy` uploaded for `binary`.
-fn deployed_zip(stage: &Stage, binary: &str) -> std::path::PathBuf {
+pub(crate) fn deployed_zip(stage: &Stage, binary: &str) -> std::path::PathBuf {
     match (&stage.prebuilt, binary) {
         (Some((api, _)), "tandem-api") => api.clone(),
         (Some((_, bot)), "tandem-bot") => bot.clone(),
@@ -179,7 +182,15 @@ async fn the_api_answers(stage: &Stage) -> function::Running {
     assert_eq!(deployed.architecture, stage.arch.lambda());
     let zip = deployed_zip(stage, "tandem-api");
     let mut api = deployed
-        .run(stage, &zip, &[("AWS_ENDPOINT_URL", &stage.moto_url)])
+        .run(
+            stage,
+            &zip,
+            &[
+                ("AWS_ENDPOINT_URL", &stage.moto_url),
+                // The webhook step's receiver is a plain-http server on this machine.
+                ("TANDEM_WEBHOOK_ALLOW_HTTP_LOOPBACK", "true"),
+            ],
+        )
         .await;
     let health = format!("{}/healthz", api.url);
     api.wait_until_answering(|http| http.get(&health), 200)

@@ -189,3 +189,49 @@ fn an_environment_with_a_misspelt_name_or_without_a_required_setting_is_told_apa
         ]
     );
 }
+
+#[test]
+fn the_webhooks_function_runs_tandem_api_as_the_delivery_function_on_the_table_and_queue() {
+    let terraform = infra();
+    let function = block(&terraform, "resource", "aws_lambda_function", "webhooks");
+
+    let env = environment(function);
+    let differences = environment_differences("tandem-api", &env, &api::config::Config::command());
+
+    assert!(differences.is_empty(), "{differences:#?}");
+    let value = |name: &str| env.get(name).map(ToString::to_string);
+    assert_eq!(value("TANDEM_FUNCTION").as_deref(), Some("\"webhooks\""));
+    assert_eq!(
+        value("TANDEM_STORE"),
+        Some(format!(
+            "\"dynamodb://${{aws_dynamodb_table.{TABLE}.name}}\""
+        ))
+    );
+    assert_eq!(
+        value("TANDEM_WEBHOOK_QUEUE_URL").as_deref(),
+        Some("aws_sqs_queue.webhook_retries.url"),
+        "the function retries through the queue its mapping reads"
+    );
+    let retries = block(
+        &terraform,
+        "resource",
+        "aws_lambda_event_source_mapping",
+        "webhook_retries",
+    );
+    assert_eq!(
+        attribute(retries.body(), "event_source_arn")
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("aws_sqs_queue.webhook_retries.arn")
+    );
+    let stream = block(
+        &terraform,
+        "resource",
+        "aws_lambda_event_source_mapping",
+        "webhook_stream",
+    );
+    assert_eq!(
+        attribute(stream.body(), "event_source_arn").map(ToString::to_string),
+        Some(format!("aws_dynamodb_table.{TABLE}.stream_arn"))
+    );
+}

@@ -72,3 +72,24 @@ fn the_api_role_allows_exactly_the_dynamodb_calls_the_store_makes_on_its_table()
         );
     }
 }
+
+#[test]
+fn the_webhooks_role_allows_exactly_the_delivery_functions_dynamodb_calls() {
+    let terraform = infra();
+    let policy = block(&terraform, "data", "aws_iam_policy_document", "webhooks");
+    let table = format!("aws_dynamodb_table.{TABLE}.arn");
+    let stream = format!("aws_dynamodb_table.{TABLE}.stream_arn");
+
+    let allowed = dynamodb_actions_allowed(policy);
+
+    let expected: BTreeMap<String, BTreeSet<String>> = api::store::dynamodb::DELIVERY_IAM_ACTIONS
+        .iter()
+        .map(|a| (a.to_string(), BTreeSet::from([table.clone()])))
+        .chain(
+            api::store::dynamodb::STREAM_IAM_ACTIONS
+                .iter()
+                .map(|a| (a.to_string(), BTreeSet::from([stream.clone()]))),
+        )
+        .collect();
+    assert_eq!(allowed, expected);
+}

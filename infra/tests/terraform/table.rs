@@ -236,3 +236,19 @@ fn a_table_that_drifts_from_the_code_is_told_apart() {
         "{differences:#?}"
     );
 }
+
+#[test]
+fn the_table_streams_what_the_delivery_function_reads() {
+    let terraform = infra();
+    let table = block(&terraform, "resource", "aws_dynamodb_table", TABLE);
+
+    assert_eq!(
+        literal(table.body(), "stream_enabled").as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        literal(table.body(), "stream_view_type").as_deref(),
+        Some(api::store::dynamodb::STREAM_VIEW_TYPE),
+        "infra/dynamodb.tf and `tandem-api create-table` must stream the same images"
+    );
+}

@@ -60,7 +60,7 @@ use chrono::{DateTime, Utc};
 
 pub use self::schema::{
     ENTITY_A_ATTRIBUTES, ENTITY_A_KEY, ENTITY_A_SORT_KEY, ENTITY_B_KEY, ENTITY_B_SORT_KEY,
-    INDEX_ENTITY_A, INDEX_ENTITY_B, PARTITION_KEY, SHARDS, TTL_ATTRIBUTE,
+    INDEX_ENTITY_A, INDEX_ENTITY_B, PARTITION_KEY, SHARDS, STREAM_VIEW_TYPE, TTL_ATTRIBUTE,
 };
 use super::{StatsCounts, StoreError};
 use crate::domain::TenantId;
@@ -75,6 +75,23 @@ pub const IAM_ACTIONS: [&str; 6] = [
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:Query",
+];
+
+/// The IAM actions of the webhook delivery function (see [`crate::webhooks::lambda`]):
+/// `DescribeTable` at start-up, `GetItem` and `PutItem` of the endpoints and the delivery
+/// log on the table, and what its event source mapping reads of the stream.
+pub const DELIVERY_IAM_ACTIONS: [&str; 3] = [
+    "dynamodb:DescribeTable",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+];
+
+/// What the delivery function's event source mapping reads of the table's stream.
+pub const STREAM_IAM_ACTIONS: [&str; 4] = [
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
 ];
 
 /// Write request units of a plain create (`PutItem` of an item under 1 KB): the table's

@@ -41,6 +41,9 @@ pub const SHARDS: u32 = 16;
 /// DynamoDB's TTL attribute (Unix seconds).
 pub const TTL_ATTRIBUTE: &str = "expires_at_epoch";
 
+/// What the table's stream carries of each change (the delivery function reads both images).
+pub const STREAM_VIEW_TYPE: &str = "NEW_AND_OLD_IMAGES";
+
 /// How far in the future "never" lies, for a pairing that lives until deleted: the
 /// pair update adds this to its time when the item has no pair TTL (see
 /// [`crate::store::Store::pair`]).
@@ -113,7 +116,7 @@ impl DynamoStore {
             .stream_specification(
                 StreamSpecification::builder()
                     .stream_enabled(true)
-                    .stream_view_type(StreamViewType::NewAndOldImages)
+                    .stream_view_type(StreamViewType::from(STREAM_VIEW_TYPE))
                     .build()
                     .map_err(|e| StoreError::backend(context, e))?,
             )
