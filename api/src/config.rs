@@ -100,7 +100,7 @@ pub struct Config {
     pub rate_limit: u32,
 
     /// Allow webhook endpoints at plain `http://` URLs of loopback hosts (`localhost`,
-    /// 127.0.0.1, [::1]): for receivers on this machine. Otherwise `https://` only.
+    /// 127.0.0.1, `[::1]`): for receivers on this machine. Otherwise `https://` only.
     #[arg(long, env = "TANDEM_WEBHOOK_ALLOW_HTTP_LOOPBACK", action = clap::ArgAction::SetTrue)]
     pub webhook_allow_http_loopback: bool,
 

@@ -11,7 +11,7 @@ pub mod pages;
 use leptos::prelude::*;
 
 use crate::api::{ApiKey, Problem};
-use crate::pages::{CreatePage, ListPage, LookupPage, PairPage, StatsPage};
+use crate::pages::{CreatePage, ListPage, LookupPage, PairPage, StatsPage, WebhooksPage};
 
 /// The dashboard's pages, one tab each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,11 +26,20 @@ pub enum Tab {
     List,
     /// The tenant's counts.
     Stats,
+    /// The tenant's webhook endpoints.
+    Webhooks,
 }
 
 impl Tab {
     /// Every tab, in the order the navigation shows them.
-    pub const ALL: [Tab; 5] = [Tab::Create, Tab::Pair, Tab::Lookup, Tab::List, Tab::Stats];
+    pub const ALL: [Tab; 6] = [
+        Tab::Create,
+        Tab::Pair,
+        Tab::Lookup,
+        Tab::List,
+        Tab::Stats,
+        Tab::Webhooks,
+    ];
 
     /// The tab's name in the navigation.
     pub fn title(self) -> &'static str {
@@ -40,6 +49,7 @@ impl Tab {
             Tab::Lookup => "Look up",
             Tab::List => "List",
             Tab::Stats => "Stats",
+            Tab::Webhooks => "Webhooks",
         }
     }
 
@@ -51,6 +61,7 @@ impl Tab {
             Tab::Lookup => "lookup",
             Tab::List => "list",
             Tab::Stats => "stats",
+            Tab::Webhooks => "webhooks",
         }
     }
 }
@@ -152,6 +163,9 @@ pub fn App() -> impl IntoView {
             </section>
             <section id="page-stats" class="page" class:hidden=move || tab.get() != Tab::Stats>
                 <StatsPage/>
+            </section>
+            <section id="page-webhooks" class="page" class:hidden=move || tab.get() != Tab::Webhooks>
+                <WebhooksPage/>
             </section>
         </main>
         <footer class="foot">

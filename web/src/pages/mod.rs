@@ -1,5 +1,5 @@
-//! The dashboard's pages, one module each: create, pair, look up, list and stats; and what
-//! their forms share: the submit handler (`on_submit`), the submit button
+//! The dashboard's pages, one module each: create, pair, look up, list, stats and webhooks;
+//! and what their forms share: the submit handler (`on_submit`), the submit button
 //! (`SubmitButton`), the answer (`RecordResult`) and the two ways they show what went
 //! wrong, `FormProblem` and `request_failed`.
 
@@ -8,6 +8,7 @@ mod list;
 mod lookup;
 mod pair;
 mod stats;
+mod webhooks;
 
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
@@ -22,6 +23,7 @@ pub use list::ListPage;
 pub use lookup::LookupPage;
 pub use pair::PairPage;
 pub use stats::StatsPage;
+pub use webhooks::WebhooksPage;
 
 /// A form's submit handler: `read` turns the form into a request, which goes to `send`;
 /// or, when the input is wrong, `invalid` says why and nothing is sent.
