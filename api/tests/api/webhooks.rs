@@ -64,6 +64,21 @@ fn events(received: &[Value]) -> Vec<Value> {
         .collect()
 }
 
+/// The endpoint's latest deliveries once `count` are there and none is pending any more (the
+/// receiver sees a delivery a moment before the server records how it went).
+async fn settled(client: &sdk::Client, id: &str, count: usize) -> Vec<sdk::webhooks::Delivery> {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let items = client.webhook_deliveries(id).await.unwrap().items;
+        let done =
+            items.len() >= count && items.iter().all(|d| d.status != DeliveryStatus::Pending);
+        if done || tokio::time::Instant::now() >= deadline {
+            return items;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Pairs a new token of alice with bob; the token.
 async fn paired_token(client: &sdk::Client) -> Token {
     let created = client
@@ -109,14 +124,10 @@ async fn pairing_and_deleting_each_deliver_one_event_that_standard_webhooks_veri
         assert_eq!(event["data"]["code"], Value::Null, "the code is never sent");
     }
     assert_ne!(events[0]["id"], events[1]["id"]);
-    let deliveries = client
-        .webhook_deliveries(&endpoint.webhook.id)
-        .await
-        .unwrap();
-    assert_eq!(deliveries.items.len(), 2);
+    let deliveries = settled(&client, &endpoint.webhook.id, 2).await;
+    assert_eq!(deliveries.len(), 2);
     assert!(
         deliveries
-            .items
             .iter()
             .all(|d| d.status == DeliveryStatus::Delivered
                 && d.attempts == 1
@@ -219,11 +230,7 @@ async fn a_receiver_down_at_first_gets_the_event_on_a_retry_and_410_stops_retryi
         ids.iter().all(|id| *id == ids[0]),
         "one event, one id: {ids:?}"
     );
-    let delivery = &client
-        .webhook_deliveries(&endpoint.webhook.id)
-        .await
-        .unwrap()
-        .items[0];
+    let delivery = &settled(&client, &endpoint.webhook.id, 1).await[0];
     assert_eq!(
         (delivery.status, delivery.attempts, delivery.response_code),
         (DeliveryStatus::Delivered, 3, Some(204))

@@ -380,6 +380,31 @@ pub(super) fn finish(conn: &Connection, id: i64, finished: &Finished) -> rusqlit
     Ok(())
 }
 
+/// Whether [`announce_expired`] has anything to do at `now`: a tenant has an enabled
+/// endpoint, and the sweep has not started yet or a pending record's window ended since.
+pub(super) fn expiry_due(conn: &Connection, now: i64) -> rusqlite::Result<bool> {
+    let any: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM webhooks WHERE enabled)")?
+        .query_row([], |row| row.get(0))?;
+    if !any {
+        return Ok(false);
+    }
+    let from: Option<i64> = conn
+        .prepare_cached("SELECT expired_until FROM webhook_sweep WHERE id = 1")?
+        .query_row([], |row| row.get(0))
+        .optional()?;
+    let Some(from) = from else {
+        return Ok(true);
+    };
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM tokens
+             WHERE expires_at > ?1 AND expires_at <= ?2
+               AND entity_b IS NULL AND deleted_at IS NULL
+               AND tenant IN (SELECT tenant FROM webhooks WHERE enabled))",
+    )?
+    .query_row(params![from, now], |row| row.get(0))
+}
+
 /// Queues `token.expired` for the pending records whose window ended after the last sweep
 /// and up to `now`, for tenants with a subscribed endpoint; returns how many.
 pub(super) fn announce_expired(conn: &Connection, now: i64) -> rusqlite::Result<usize> {
@@ -570,6 +595,17 @@ impl WebhookStore for SqliteStore {
     }
 
     async fn announce_expired(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        // Most sweeps find nothing: a read answers those, so that an idle store stays idle
+        // (and its WAL is emptied).
+        let now_ms = millis(now);
+        let due = self
+            .read("looking for expired tokens", move |conn| {
+                expiry_due(conn, now_ms)
+            })
+            .await?;
+        if !due {
+            return Ok(0);
+        }
         let announced = self
             .writer
             .run("announcing expired tokens", move |conn| {
