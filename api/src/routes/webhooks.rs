@@ -32,10 +32,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_deliveries))
 }
 
-fn store_error(e: crate::store::StoreError) -> ApiError {
-    ApiError::Pairing(PairingError::Store(e))
-}
-
 /// The events to send: the ones asked for (at least one, no test event), or every
 /// `token.*` event.
 fn subscribed(events: Option<Vec<EventType>>) -> Result<Vec<EventType>, ApiError> {
@@ -97,7 +93,7 @@ async fn create_webhook(
     let events = subscribed(request.events)?;
     let description = description(request.description)?;
     let store = state.pairings.store();
-    let existing = store.webhooks(&tenant).await.map_err(store_error)?;
+    let existing = store.webhooks(&tenant).await.map_err(PairingError::from)?;
     if existing.len() >= MAX_WEBHOOKS_PER_TENANT {
         return Err(ApiError::InvalidField(format!(
             "a tenant may register at most {MAX_WEBHOOKS_PER_TENANT} webhook endpoints; delete one first"
@@ -120,7 +116,7 @@ async fn create_webhook(
     store
         .create_webhook(&tenant, &stored)
         .await
-        .map_err(store_error)?;
+        .map_err(PairingError::from)?;
     let location = format!("/v1/webhooks/{}", stored.webhook.id);
     let body = WebhookWithSecret {
         webhook: stored.webhook,
@@ -146,7 +142,7 @@ async fn list_webhooks(
         .store()
         .webhooks(&tenant)
         .await
-        .map_err(store_error)?;
+        .map_err(PairingError::from)?;
     Ok(AppJson(WebhookList {
         items: stored.into_iter().map(|s| s.webhook).collect(),
     }))
@@ -171,7 +167,7 @@ async fn get_webhook(
         .store()
         .webhook(&tenant, &id)
         .await
-        .map_err(store_error)?
+        .map_err(PairingError::from)?
         .ok_or(ApiError::WebhookNotFound)?;
     Ok(AppJson(stored.webhook))
 }
@@ -209,7 +205,7 @@ async fn update_webhook(
         .store()
         .update_webhook(&tenant, &id, &change)
         .await
-        .map_err(store_error)?
+        .map_err(PairingError::from)?
         .ok_or(ApiError::WebhookNotFound)?;
     Ok(AppJson(stored.webhook))
 }
@@ -233,7 +229,7 @@ async fn delete_webhook(
         .store()
         .delete_webhook(&tenant, &id)
         .await
-        .map_err(store_error)?;
+        .map_err(PairingError::from)?;
     if deleted {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -266,7 +262,7 @@ async fn rotate_secret(
         .store()
         .update_webhook(&tenant, &id, &change)
         .await
-        .map_err(store_error)?
+        .map_err(PairingError::from)?
         .ok_or(ApiError::WebhookNotFound)?;
     Ok(AppJson(WebhookWithSecret {
         webhook: stored.webhook,
@@ -298,7 +294,7 @@ async fn send_test(
         .store()
         .enqueue_for(&tenant, &id, &event)
         .await
-        .map_err(store_error)?;
+        .map_err(PairingError::from)?;
     if !queued {
         return Err(ApiError::WebhookNotFound);
     }
@@ -340,7 +336,7 @@ async fn list_deliveries(
     if store
         .webhook(&tenant, &id)
         .await
-        .map_err(store_error)?
+        .map_err(PairingError::from)?
         .is_none()
     {
         return Err(ApiError::WebhookNotFound);
@@ -349,6 +345,6 @@ async fn list_deliveries(
     let items = store
         .deliveries(&tenant, &id, limit)
         .await
-        .map_err(store_error)?;
+        .map_err(PairingError::from)?;
     Ok(AppJson(DeliveryList { items }))
 }
