@@ -95,10 +95,20 @@ impl WebhookReceiver {
 
     /// Waits up to `patience` until at least `count` deliveries arrived; returns them all.
     pub async fn wait_for(&self, count: usize, patience: std::time::Duration) -> Vec<Value> {
+        self.wait_until(|received| received.len() >= count, patience)
+            .await
+    }
+
+    /// Waits up to `patience` until the deliveries so far satisfy `done`; returns them all.
+    pub async fn wait_until(
+        &self,
+        done: impl Fn(&[Value]) -> bool,
+        patience: std::time::Duration,
+    ) -> Vec<Value> {
         let deadline = tokio::time::Instant::now() + patience;
         loop {
             let received = self.received().await;
-            if received.len() >= count || tokio::time::Instant::now() >= deadline {
+            if done(&received) || tokio::time::Instant::now() >= deadline {
                 return received;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
