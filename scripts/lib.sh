@@ -11,7 +11,8 @@ free_port() {
 wait_for_url() {
   local name=$1 log=$2 pid=$3 url
   for _ in $(seq 300); do
-    url=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$log" | head -n 1 || true)
+    # Whole lines only: an unbuffered stderr may hold half the line that names it.
+    url=$(head -n "$(wc -l <"$log")" "$log" | grep -o 'http://127\.0\.0\.1:[0-9]*' | head -n 1 || true)
     if [ -n "$url" ]; then
       echo "$url"
       return 0

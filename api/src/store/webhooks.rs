@@ -1,6 +1,7 @@
 //! What a store keeps for webhooks: each tenant's endpoints with their signing secrets, and
 //! (where Tandem delivers itself, on SQLite) the outbox of deliveries.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -209,16 +210,17 @@ pub trait WebhookStore: Send + Sync {
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError>;
 
-    /// Takes up to `limit` deliveries that are due at `now` to enabled endpoints (at most
-    /// `per_endpoint` per endpoint, none to the endpoints in `busy`), and holds them for
-    /// `lease`: a worker that dies meanwhile leaves them to be taken again after it.
+    /// Takes up to `limit` deliveries that are due at `now` to enabled endpoints, oldest
+    /// first, and holds them for `lease`: a worker that dies meanwhile leaves them to be
+    /// taken again after it. An endpoint gets at most `per_endpoint` less the sends already
+    /// `in_flight` to it (by endpoint id).
     async fn claim_deliveries(
         &self,
         now: DateTime<Utc>,
         lease: chrono::Duration,
         limit: usize,
         per_endpoint: usize,
-        busy: &[String],
+        in_flight: &HashMap<String, usize>,
     ) -> Result<Vec<DueDelivery>, StoreError>;
 
     /// Records an attempt on a claimed delivery and what follows.

@@ -84,7 +84,8 @@ impl Worker {
             }
             let claimed = self.claim().await;
             if claimed == 0 {
-                // Woken by a new event, or after a while for retries and other processes.
+                // Woken by a new event or a finished send, or after a while for retries
+                // and other processes.
                 let _ = tokio::time::timeout(POLL, self.signal.notified()).await;
             }
         }
@@ -95,21 +96,14 @@ impl Worker {
     async fn claim(&self) -> usize {
         let free = self.slots.available_permits();
         if free == 0 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
             return 0;
         }
-        let busy: Vec<String> = {
-            let busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
-            busy.iter()
-                .filter(|(_, n)| **n >= PER_ENDPOINT)
-                .map(|(id, _)| id.clone())
-                .collect()
-        };
+        let in_flight = self.busy.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let lease = chrono::Duration::from_std(self.policy.timeout + LEASE_MARGIN)
             .unwrap_or(chrono::Duration::MAX);
         let due = match self
             .store
-            .claim_deliveries(self.clock.now(), lease, free, PER_ENDPOINT, &busy)
+            .claim_deliveries(self.clock.now(), lease, free, PER_ENDPOINT, &in_flight)
             .await
         {
             Ok(due) => due,
@@ -130,27 +124,34 @@ impl Worker {
                 .unwrap_or_else(|e| e.into_inner())
                 .entry(delivery.webhook_id.clone())
                 .or_default() += 1;
-            let (store, http, policy, busy, clock) = (
+            let (store, http, policy, busy, clock, signal) = (
                 Arc::clone(&self.store),
                 self.http.clone(),
                 self.policy.clone(),
                 Arc::clone(&self.busy),
                 Arc::clone(&self.clock),
+                Arc::clone(&self.signal),
             );
             tokio::spawn(async move {
                 let finished = send(&http, &policy, &delivery, clock.as_ref()).await;
-                if let Err(e) = store.finish_delivery(delivery.id, &finished).await {
-                    // The lease runs out and the delivery is sent again: at least once.
-                    tracing::warn!(error = %e, "could not record a webhook delivery");
-                }
-                let mut busy = busy.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(n) = busy.get_mut(&delivery.webhook_id) {
-                    *n -= 1;
-                    if *n == 0 {
-                        busy.remove(&delivery.webhook_id);
+                // The endpoint is done with this one: it may get its next while this
+                // outcome is recorded (the claim's hold keeps it from being sent again).
+                {
+                    let mut busy = busy.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(n) = busy.get_mut(&delivery.webhook_id) {
+                        *n -= 1;
+                        if *n == 0 {
+                            busy.remove(&delivery.webhook_id);
+                        }
                     }
                 }
+                signal.notify_one();
+                if let Err(e) = store.finish_delivery(delivery.id, &finished).await {
+                    // The hold runs out and the delivery is sent again: at least once.
+                    tracing::warn!(error = %e, "could not record a webhook delivery");
+                }
                 drop(slot);
+                signal.notify_one();
             });
         }
         started

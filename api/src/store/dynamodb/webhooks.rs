@@ -11,6 +11,7 @@
 //! here ([`WebhookStore::outbox`] is `None`), and the claim calls of the SQLite worker do not
 //! apply.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -377,7 +378,7 @@ impl WebhookStore for DynamoStore {
         _lease: chrono::Duration,
         _limit: usize,
         _per_endpoint: usize,
-        _busy: &[String],
+        _in_flight: &HashMap<String, usize>,
     ) -> Result<Vec<DueDelivery>, StoreError> {
         Ok(Vec::new())
     }

@@ -223,3 +223,83 @@ async fn records_that_expired_over_a_day_ago_are_purged_and_recent_ones_kept() {
     left.sort();
     assert_eq!(left, ["just-expired", "live"]);
 }
+
+fn endpoint(id: &str, now: DateTime<Utc>) -> crate::store::webhooks::StoredWebhook {
+    crate::store::webhooks::StoredWebhook {
+        webhook: sdk::webhooks::Webhook {
+            id: id.to_owned(),
+            url: format!("https://{id}.example/hook"),
+            events: vec![sdk::webhooks::EventType::TokenPaired],
+            description: None,
+            enabled: true,
+            disabled_reason: None,
+            created_at: now,
+            previous_secret_until: None,
+        },
+        secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned(),
+        previous_secret: None,
+    }
+}
+
+#[tokio::test]
+async fn a_claim_takes_each_endpoints_oldest_within_its_room_and_holds_them() {
+    use crate::store::webhooks::{OutboundEvent, WebhookStore as _};
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
+    let tenant = TenantId::local();
+    let start = Utc::now() - Span::minutes(1);
+    for id in ["wh_a", "wh_b"] {
+        store
+            .create_webhook(&tenant, &endpoint(id, start))
+            .await
+            .unwrap();
+    }
+    // A backlog of five for a, queued before b's two.
+    for (n, id) in ["wh_a"; 5].into_iter().chain(["wh_b"; 2]).enumerate() {
+        let event = OutboundEvent {
+            id: format!("evt_{n}"),
+            event_type: sdk::webhooks::EventType::WebhookTest,
+            at: start + Span::seconds(n as i64),
+            body: "{}".to_owned(),
+        };
+        assert!(store.enqueue_for(&tenant, id, &event).await.unwrap());
+    }
+    let now = Utc::now();
+    let events = |claimed: &[crate::store::webhooks::DueDelivery]| {
+        let mut ids: Vec<String> = claimed.iter().map(|d| d.event.id.clone()).collect();
+        ids.sort();
+        ids
+    };
+
+    // a has one send in flight, so room for one more; b has room for two.
+    let in_flight = std::collections::HashMap::from([("wh_a".to_owned(), 1)]);
+    let first = store
+        .claim_deliveries(now, Span::seconds(15), 10, 2, &in_flight)
+        .await
+        .unwrap();
+    // What a claim holds is not taken again; a's next two are.
+    let second = store
+        .claim_deliveries(now, Span::seconds(15), 10, 2, &Default::default())
+        .await
+        .unwrap();
+    // Past the hold, the deliveries that were never finished are taken again.
+    let after_hold = store
+        .claim_deliveries(
+            now + Span::seconds(16),
+            Span::seconds(15),
+            10,
+            5,
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(events(&first), ["evt_0", "evt_5", "evt_6"]);
+    assert_eq!(events(&second), ["evt_1", "evt_2"]);
+    assert_eq!(
+        events(&after_hold),
+        [
+            "evt_0", "evt_1", "evt_2", "evt_3", "evt_4", "evt_5", "evt_6"
+        ]
+    );
+}

@@ -2,6 +2,7 @@
 //! deletion writes in its own transaction (so an acknowledged change always has its event,
 //! even after `kill -9`), which the delivery worker claims and finishes.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -258,31 +259,64 @@ pub(super) fn deliveries(
     .collect()
 }
 
-/// Takes the due deliveries (see [`crate::store::WebhookStore::claim_deliveries`]).
+/// The enabled endpoints that have a delivery due at `now`, with how many each may take
+/// (`per_endpoint` less those `in_flight`), the longest-waiting first.
+pub(super) fn due_endpoints(
+    conn: &Connection,
+    now: i64,
+    per_endpoint: usize,
+    in_flight: &HashMap<String, usize>,
+) -> rusqlite::Result<Vec<(String, usize)>> {
+    // One seek per endpoint into the due index: its first entry is its oldest.
+    let mut due: Vec<(String, i64)> = conn
+        .prepare_cached(
+            "SELECT id, (SELECT min(next_at) FROM webhook_deliveries
+                         WHERE webhook_id = webhooks.id AND status = 'pending') AS due
+             FROM webhooks WHERE enabled",
+        )?
+        .query_map([], |row| Ok((row.get(0)?, row.get::<_, Option<i64>>(1)?)))?
+        .filter_map(|row| match row {
+            Ok((id, Some(due))) if due <= now => Some(Ok((id, due))),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        })
+        .collect::<rusqlite::Result<_>>()?;
+    due.sort_by_key(|(_, at)| *at);
+    Ok(due
+        .into_iter()
+        .filter_map(|(id, _)| {
+            let room = per_endpoint.saturating_sub(in_flight.get(&id).copied().unwrap_or(0));
+            (room > 0).then_some((id, room))
+        })
+        .collect())
+}
+
+/// Takes the due deliveries of `endpoints` (each with how many it may take), at most
+/// `limit` in all (see [`crate::store::WebhookStore::claim_deliveries`]).
 pub(super) fn claim(
     conn: &Connection,
     now: i64,
     lease_ms: i64,
     limit: usize,
-    per_endpoint: usize,
-    busy: &[String],
+    endpoints: &[(String, usize)],
 ) -> rusqlite::Result<Vec<DueDelivery>> {
-    let busy = serde_json::to_string(busy).unwrap_or_else(|_| "[]".into());
-    let due: Vec<(DueDelivery, Option<String>, Option<i64>)> = conn
-        .prepare_cached(
-            "SELECT id, webhook_id, url, secret, previous_secret, previous_secret_until,
-                    event_id, event_type, body, created_at, attempts
-             FROM (SELECT d.*, w.url, w.secret, w.previous_secret, w.previous_secret_until,
-                          row_number() OVER (PARTITION BY d.webhook_id ORDER BY d.next_at) AS nth
-                   FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
-                   WHERE d.status = 'pending' AND d.next_at <= ?1 AND w.enabled
-                     AND d.webhook_id NOT IN (SELECT value FROM json_each(?4)))
-             WHERE nth <= ?3
-             ORDER BY next_at LIMIT ?2",
-        )?
-        .query_map(
-            params![now, limit as i64, per_endpoint as i64, busy],
-            |row| {
+    let mut select = conn.prepare_cached(
+        "SELECT d.id, d.webhook_id, w.url, w.secret, w.previous_secret, w.previous_secret_until,
+                d.event_id, d.event_type, d.body, d.created_at, d.attempts
+         FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+         WHERE d.webhook_id = ?1 AND d.status = 'pending' AND d.next_at <= ?2 AND w.enabled
+         ORDER BY d.next_at LIMIT ?3",
+    )?;
+    let mut hold =
+        conn.prepare_cached("UPDATE webhook_deliveries SET next_at = ?2 WHERE id = ?1")?;
+    let mut claimed = Vec::new();
+    for (webhook_id, room) in endpoints {
+        let room = (*room).min(limit - claimed.len());
+        if room == 0 {
+            break;
+        }
+        let due: Vec<(DueDelivery, Option<String>, Option<i64>)> = select
+            .query_map(params![webhook_id, now, room as i64], |row| {
                 let event_type: String = row.get(7)?;
                 Ok((
                     DueDelivery {
@@ -302,20 +336,17 @@ pub(super) fn claim(
                     row.get(4)?,
                     row.get(5)?,
                 ))
-            },
-        )?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut hold =
-        conn.prepare_cached("UPDATE webhook_deliveries SET next_at = ?2 WHERE id = ?1")?;
-    let mut claimed = Vec::with_capacity(due.len());
-    for (mut delivery, previous, until) in due {
-        hold.execute(params![delivery.id, now + lease_ms])?;
-        if let (Some(previous), Some(until)) = (previous, until)
-            && until > now
-        {
-            delivery.secrets.push(previous);
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        for (mut delivery, previous, until) in due {
+            hold.execute(params![delivery.id, now + lease_ms])?;
+            if let (Some(previous), Some(until)) = (previous, until)
+                && until > now
+            {
+                delivery.secrets.push(previous);
+            }
+            claimed.push(delivery);
         }
-        claimed.push(delivery);
     }
     Ok(claimed)
 }
@@ -555,20 +586,17 @@ impl WebhookStore for SqliteStore {
         lease: chrono::Duration,
         limit: usize,
         per_endpoint: usize,
-        busy: &[String],
+        in_flight: &HashMap<String, usize>,
     ) -> Result<Vec<DueDelivery>, StoreError> {
-        let busy = busy.to_vec();
         let now = millis(now);
+        let in_flight = in_flight.clone();
         // Most polls find nothing due: a read answers those without the writer.
-        let next_due: Option<i64> = self
-            .read("looking for due webhook deliveries", |conn| {
-                conn.prepare_cached(
-                    "SELECT min(next_at) FROM webhook_deliveries WHERE status = 'pending'",
-                )?
-                .query_row([], |row| row.get(0))
+        let endpoints = self
+            .read("looking for due webhook deliveries", move |conn| {
+                due_endpoints(conn, now, per_endpoint, &in_flight)
             })
             .await?;
-        if next_due.is_none_or(|at| at > now) {
+        if endpoints.is_empty() {
             return Ok(Vec::new());
         }
         self.writer
@@ -578,8 +606,7 @@ impl WebhookStore for SqliteStore {
                     now,
                     lease.num_milliseconds(),
                     limit,
-                    per_endpoint,
-                    &busy,
+                    &endpoints,
                 )?)
             })
             .await
