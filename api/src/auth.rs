@@ -68,6 +68,15 @@ impl ApiKeys {
                     ));
                 }
             };
+            if let Some((other, _)) = keys
+                .iter()
+                .find(|(other, known): &&(TenantId, [u8; 32])| *known == digest && *other != tenant)
+            {
+                // Else the last tenant would win, and the first tenant's new records go to it.
+                return Err(format!(
+                    "the same API key is listed under tenants {other} and {tenant}: give each tenant its own"
+                ));
+            }
             keys.push((tenant, digest));
         }
         if keys.is_empty() {
@@ -263,9 +272,22 @@ mod tests {
             "acme:short",
             "bad tenant:0123456789abcdef",
             "acme:sha256:12",
+            "acme:0123456789abcdef,globex:0123456789abcdef",
         ] {
             assert!(ApiKeys::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn one_key_under_two_tenants_is_refused_by_name_and_twice_under_one_is_not() {
+        let hex = hex::encode(Sha256::digest(b"0123456789abcdef"));
+        let error =
+            ApiKeys::parse(&format!("acme:0123456789abcdef,globex:sha256:{hex}")).unwrap_err();
+        assert!(error.contains("acme and globex"), "{error}");
+        assert!(!error.contains("0123456789abcdef"), "{error}");
+
+        let keys = ApiKeys::parse("acme:0123456789abcdef,acme:0123456789abcdef").unwrap();
+        assert_eq!(keys.find("0123456789abcdef").unwrap().1.as_str(), "acme");
     }
 
     #[test]

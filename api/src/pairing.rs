@@ -75,6 +75,15 @@ pub enum Created {
     Replayed(TokenRecord),
 }
 
+/// What [`Pairings::wait_for_change`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// The record differs from every tag the client has.
+    Changed(TokenRecord),
+    /// It matches one of them still; its current tag.
+    Unchanged(&'static str),
+}
+
 /// Creates, pairs, reads, lists and deletes tokens.
 #[derive(Clone)]
 pub struct Pairings {
@@ -278,27 +287,28 @@ impl Pairings {
     }
 
     /// Waits up to `wait` for `token` to differ from what the client has (its ETags in
-    /// `known`): `Some(record)` as soon as it does (or at once if it already does),
-    /// `None` if nothing changed in time. Woken by this process's own writes; re-reads
-    /// on the store's poll interval when other processes write too.
+    /// `known`): [`Change::Changed`] as soon as it does (or at once if it already does),
+    /// [`Change::Unchanged`] with the record's current tag if nothing changed in time.
+    /// Woken by this process's own writes; re-reads on the store's poll interval when
+    /// other processes write too.
     pub async fn wait_for_change(
         &self,
         tenant: &TenantId,
         token: &Token,
         known: &[String],
         wait: Duration,
-    ) -> Result<Option<TokenRecord>, PairingError> {
+    ) -> Result<Change, PairingError> {
         let mut changes = self.changes.subscribe();
         let deadline = tokio::time::Instant::now() + wait;
         let poll = self.store.change_poll_interval();
         loop {
             let record = self.get(tenant, token).await?;
             if !known.iter().any(|etag| etag == record.etag()) {
-                return Ok(Some(record));
+                return Ok(Change::Changed(record));
             }
             let now = tokio::time::Instant::now();
             if now >= deadline {
-                return Ok(None);
+                return Ok(Change::Unchanged(record.etag()));
             }
             let wake = poll.map_or(deadline, |p| deadline.min(now + p));
             tokio::select! {

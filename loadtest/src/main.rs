@@ -6,12 +6,20 @@
 //! `target/loadtest/report.html`. `TANDEM_API_KEY` is sent as a bearer key when set. The
 //! process exits with status 1 if any request failed.
 
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use goose::goose::GooseResponse;
 use goose::metrics::GooseMetrics;
 use goose::prelude::*;
 use serde_json::{Value, json};
+
+/// Where Goose starts without flags: Tandem's defaults, not Goose's own.
+const HOST: &str = "http://127.0.0.1:3000";
+const USERS: usize = 20;
+const INCREASE_RATE: &str = "20";
+const RUN_TIME_SECONDS: usize = 30;
+const REPORT_FILE: &str = "target/loadtest/report.html";
 
 /// What one user carries from one transaction to the next.
 #[derive(Debug, Clone, Default)]
@@ -202,8 +210,53 @@ async fn delete_token(user: &mut GooseUser) -> TransactionResult {
     Ok(())
 }
 
+/// The reports Goose will write: each `--report-file` given, else [`REPORT_FILE`].
+fn report_files(args: &[String]) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        if let Some(file) = arg.strip_prefix("--report-file=") {
+            files.push(file.into());
+        } else if arg == "--report-file"
+            && let Some(file) = args.next()
+        {
+            files.push(file.into());
+        }
+    }
+    if files.is_empty() {
+        files.push(REPORT_FILE.into());
+    }
+    files
+}
+
 #[tokio::main]
+#[allow(clippy::print_stdout)]
 async fn main() -> Result<(), GooseError> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        // Goose's help below states Goose's defaults; these replace some of them.
+        println!(
+            "tandem-loadtest: the load-test mix (create → get → pair, create → get → delete), every \
+             response checked.\n\nDefaults here, where Goose's list below says otherwise: \
+             --host {HOST}, --users {USERS}, --increase-rate {INCREASE_RATE}, \
+             --run-time {RUN_TIME_SECONDS}s, --report-file {REPORT_FILE} (its folder is created).\n"
+        );
+    } else {
+        // Goose fails at the end of a run whose report has nowhere to go: make room first.
+        for file in report_files(&args) {
+            let Some(folder) = file.parent().filter(|f| !f.as_os_str().is_empty()) else {
+                continue;
+            };
+            if let Err(e) = std::fs::create_dir_all(folder) {
+                eprintln!(
+                    "cannot create {}, the folder of the report {}: {e}",
+                    folder.display(),
+                    file.display()
+                );
+                std::process::exit(2);
+            }
+        }
+    }
     let metrics = GooseAttack::initialize()?
         .register_scenario(
             scenario!("CreateGetPair")
@@ -219,11 +272,11 @@ async fn main() -> Result<(), GooseError> {
                 .register_transaction(transaction!(get_token).set_name("get"))
                 .register_transaction(transaction!(delete_token).set_name("delete")),
         )
-        .set_default(GooseDefault::Host, "http://127.0.0.1:3000")?
-        .set_default(GooseDefault::Users, 20)?
-        .set_default(GooseDefault::IncreaseRate, "20")?
-        .set_default(GooseDefault::RunTime, 30)?
-        .set_default(GooseDefault::ReportFile, "target/loadtest/report.html")?
+        .set_default(GooseDefault::Host, HOST)?
+        .set_default(GooseDefault::Users, USERS)?
+        .set_default(GooseDefault::IncreaseRate, INCREASE_RATE)?
+        .set_default(GooseDefault::RunTime, RUN_TIME_SECONDS)?
+        .set_default(GooseDefault::ReportFile, REPORT_FILE)?
         .execute()
         .await?;
     let failures = summarize(&metrics);

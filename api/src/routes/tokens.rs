@@ -17,7 +17,7 @@ use crate::AppState;
 use crate::domain::{Cursor, TenantId};
 use crate::error::ApiError;
 use crate::extract::{AppJson, AppQuery, TokenParam};
-use crate::pairing::Created;
+use crate::pairing::{Change, Created};
 
 /// The `/v1/tokens` routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -125,8 +125,8 @@ async fn get_token(
 ) -> Result<Response, ApiError> {
     let wait = params.wait.unwrap_or(WaitSeconds::NONE);
     let known = if_none_match(&headers);
-    let changed = if known.is_empty() {
-        Some(state.pairings.get(&tenant, &token.0).await?)
+    let change = if known.is_empty() {
+        Change::Changed(state.pairings.get(&tenant, &token.0).await?)
     } else {
         // A wait takes one of the tenant's places; a conditional read without one does not.
         let _waiting = (wait != WaitSeconds::NONE)
@@ -138,19 +138,17 @@ async fn get_token(
             .wait_for_change(&tenant, &token.0, &known, wait)
             .await?
     };
-    Ok(match changed {
-        Some(record) => {
+    Ok(match change {
+        Change::Changed(record) => {
             let etag = HeaderValue::from_static(record.etag());
             ([(ETAG, etag)], AppJson(record)).into_response()
         }
-        None => {
-            let etag = known.first().and_then(|e| HeaderValue::from_str(e).ok());
-            let mut response = StatusCode::NOT_MODIFIED.into_response();
-            if let Some(etag) = etag {
-                response.headers_mut().insert(ETAG, etag);
-            }
-            response
-        }
+        // RFC 9110: a 304 carries the tag a 200 would have, whichever the client sent.
+        Change::Unchanged(etag) => (
+            StatusCode::NOT_MODIFIED,
+            [(ETAG, HeaderValue::from_static(etag))],
+        )
+            .into_response(),
     })
 }
 

@@ -246,3 +246,28 @@ async fn the_binary_takes_keys_from_the_environment_and_rejects_weak_ones() {
         "the key must not be echoed: {stderr}"
     );
 }
+
+#[tokio::test]
+async fn the_binary_refuses_one_key_listed_under_two_tenants() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_tandem-api"))
+        .args(["--listen", "127.0.0.1:0"])
+        .args([
+            "--store",
+            &format!("sqlite://{}", dir.path().join("t.db").display()),
+        ])
+        .env(
+            "TANDEM_API_KEYS",
+            "acme:shared-key-0123456789,globex:shared-key-0123456789",
+        )
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("tenants acme and globex"), "{stderr}");
+    assert!(
+        !stderr.contains("shared-key"),
+        "the key must not be echoed: {stderr}"
+    );
+}

@@ -97,6 +97,34 @@ async fn sigterm_stops_the_binary_cleanly() {
 }
 
 #[tokio::test]
+async fn healthz_looks_at_the_database_file_and_is_503_once_it_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tandem.db");
+    let server = start_binary(&format!("sqlite://{}", path.display()), &[]).await;
+    let health = || async {
+        let response = reqwest::get(format!("{}/healthz", server.address()))
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json::<Value>().await.unwrap())
+    };
+    let before = health().await;
+
+    // The open connections would go on answering from the deleted file.
+    std::fs::remove_file(&path).unwrap();
+    let gone = health().await;
+    // Something that is not a database in its place is no better.
+    std::fs::write(&path, "not a database at all").unwrap();
+    let replaced = health().await;
+
+    assert_eq!(before.0, 200, "{}", before.1);
+    assert_eq!(gone.0, 503, "{}", gone.1);
+    assert_eq!(gone.1["status"], "unavailable");
+    assert_eq!(replaced.0, 503, "{}", replaced.1);
+    server.kill_9().await;
+}
+
+#[tokio::test]
 async fn a_bad_store_url_stops_the_binary_with_a_clear_message() {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_tandem-api"))
         .args(["--listen", "127.0.0.1:0", "--store", "postgres://nowhere"])

@@ -16,6 +16,7 @@ mod lambda;
 mod list;
 mod longpoll;
 mod openapi;
+mod readme;
 mod seed;
 mod stats;
 mod tokens;

@@ -136,6 +136,29 @@ async fn reading_a_token_returns_it_with_an_etag_that_changes_when_paired() {
 }
 
 #[tokio::test]
+async fn a_304_carries_the_records_current_etag_whichever_tags_were_sent() {
+    let app = spawn_app().await;
+    let token = app.create_for("alice").await;
+    assert_eq!(app.pair(&token, "bob").await.status(), 200);
+    let current = app.get(&token).await.headers()["etag"].clone();
+    let conditional = |tags: &'static str| {
+        app.http
+            .get(app.url(&format!("/v1/tokens/{token}")))
+            .header("if-none-match", tags)
+            .send()
+    };
+
+    // The paired tag listed second, after a stale one; and `*`, which any record matches.
+    let listed = conditional(r#""pending", W/"paired""#).await.unwrap();
+    let any = conditional("*").await.unwrap();
+
+    assert_eq!(listed.status(), 304);
+    assert_eq!(listed.headers()["etag"], current);
+    assert_eq!(any.status(), 304);
+    assert_eq!(any.headers()["etag"], current);
+}
+
+#[tokio::test]
 async fn unknown_and_malformed_tokens_are_404() {
     let app = spawn_app().await;
     for token in [

@@ -90,6 +90,8 @@ pub struct SqliteStore {
     readers: Pool<SqliteConnectionManager>,
     /// Told when a write may have queued webhook deliveries.
     outbox: Arc<Notify>,
+    /// The database file, which `/healthz` looks at.
+    path: Arc<Path>,
 }
 
 impl SqliteStore {
@@ -157,6 +159,7 @@ impl SqliteStore {
             writer,
             readers,
             outbox: Arc::default(),
+            path: path.into(),
         })
     }
 
@@ -363,12 +366,43 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.read("checking the SQLite store", |conn| {
-            conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0))
+        let context = "checking the SQLite store";
+        let path = Arc::clone(&self.path);
+        tokio::task::spawn_blocking(move || check_file(&path))
+            .await
+            .map_err(|e| StoreError::backend(context, e))?
+            .map_err(|e| StoreError::backend(context, e))?;
+        self.read(context, |conn| {
+            conn.query_row("SELECT count(*) FROM sqlite_schema", [], |row| {
+                row.get::<_, i64>(0)
+            })
         })
         .await
         .map(drop)
     }
+}
+
+/// What `/healthz` checks of the database file itself, since an open connection goes on
+/// answering from a file deleted under it: the file is there and reads as SQLite's, and
+/// its disk has room for the next write.
+fn check_file(path: &Path) -> std::io::Result<()> {
+    use std::io::Read as _;
+    let mut header = [0u8; 16];
+    std::fs::File::open(path)?.read_exact(&mut header)?;
+    if &header != b"SQLite format 3\0" {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{} is not an SQLite database", path.display()),
+        ));
+    }
+    #[cfg(unix)]
+    if rustix::fs::statvfs(path)?.f_bavail == 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::StorageFull,
+            format!("the disk of {} is full", path.display()),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
