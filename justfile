@@ -21,7 +21,7 @@ web: wasm-target
 # Serve the API on a local DynamoDB stand-in (moto) instead of SQLite; the data is gone when it stops.
 run-dynamo *args: python-tools
     cargo build --release --locked -p api --bin tandem-api
-    scripts/with-moto bash -c 'target/release/tandem-api create-table --store dynamodb://tandem-local && exec target/release/tandem-api --store dynamodb://tandem-local "$@"' run-dynamo {{ args }}
+    scripts/with-moto bash -c 'api=$(scripts/target-dir)/release/tandem-api; "$api" create-table --store dynamodb://tandem-local && exec "$api" --store dynamodb://tandem-local "$@"' run-dynamo {{ args }}
 
 # Run the Telegram bot against the API of `just run` (needs TELOXIDE_TOKEN from BotFather; see README).
 bot *args:
@@ -56,8 +56,8 @@ test: lint web browser-tools python-tools infra-check
 # Build the arm64 Lambda bootstrap zip (target/lambda/tandem-api/bootstrap.zip) and print its size.
 lambda-build: python-tools
     cargo lambda build --locked --profile lambda --arm64 --output-format zip -p api --bin tandem-api
-    @ls -l target/lambda/tandem-api/
-    @unzip -l target/lambda/tandem-api/bootstrap.zip | tail -n 3
+    @ls -l "$(scripts/target-dir)/lambda/tandem-api/"
+    @unzip -l "$(scripts/target-dir)/lambda/tandem-api/bootstrap.zip" | tail -n 3
 
 # Retake the README's dashboard screenshot (docs/dashboard.png) with the browser tests' setup.
 screenshot: web browser-tools

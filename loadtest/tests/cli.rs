@@ -39,3 +39,51 @@ async fn run_from_another_folder_it_creates_the_reports_folder() {
     assert!(dir.path().join("reports/nested/report.html").is_file());
     api.kill_9().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_load_test_script_runs_the_binaries_where_cargo_target_dir_puts_them() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let elsewhere = tempfile::tempdir().unwrap();
+    let ran = elsewhere.path().join("ran.txt");
+    // Stand-ins in <CARGO_TARGET_DIR>/debug/ that say they ran, then run the real binaries.
+    std::fs::create_dir_all(elsewhere.path().join("debug")).unwrap();
+    for (name, real) in [
+        ("tandem-api", workspace_binary("tandem-api")),
+        (
+            "tandem-loadtest",
+            env!("CARGO_BIN_EXE_tandem-loadtest").into(),
+        ),
+    ] {
+        let stand_in = elsewhere.path().join("debug").join(name);
+        std::fs::write(
+            &stand_in,
+            format!(
+                "#!/bin/sh\necho {name} >> '{}'\nexec '{}' \"$@\"\n",
+                ran.display(),
+                real.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&stand_in, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    let output = tokio::process::Command::new("scripts/loadtest")
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .env("PROFILE", "debug")
+        .env("CARGO_TARGET_DIR", elsewhere.path())
+        .args(["-u", "2", "-r", "2", "-t", "1s", "--report-file"])
+        .arg(elsewhere.path().join("report.html"))
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let ran = std::fs::read_to_string(&ran).unwrap_or_default();
+    assert!(ran.contains("tandem-api"), "{ran:?}");
+    assert!(ran.contains("tandem-loadtest"), "{ran:?}");
+}

@@ -179,6 +179,16 @@ pub fn workspace_binary(name: &str) -> PathBuf {
     binary
 }
 
+/// Where cargo put this workspace's outputs (`target/`, or `CARGO_TARGET_DIR`): the folder
+/// above `target/<profile>/` of the running test binary.
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    exe.ancestors()
+        .nth(3)
+        .expect("the test binary lives in <target>/<profile>/deps")
+        .to_owned()
+}
+
 /// A command for the `tandem-api` at `binary` as a local server on a free port of
 /// 127.0.0.1, logging at `info` (so that [`RunningBinary::start_listening`] sees where it
 /// listens), and not under Lambda or with keys from the test's environment. Add `--store`.

@@ -11,7 +11,7 @@ mod server;
 pub mod telegram;
 pub mod webhooks;
 
-pub use binary::{RunningBinary, tandem_api_command, workspace_binary};
+pub use binary::{RunningBinary, tandem_api_command, target_dir, workspace_binary};
 pub use server::ApiServer;
 
 /// A port of 127.0.0.1 that was free a moment ago, for programs that must be told their

@@ -170,9 +170,7 @@ pub(crate) fn deployed_zip(stage: &Stage, binary: &str) -> std::path::PathBuf {
     match (&stage.prebuilt, binary) {
         (Some((api, _)), "tandem-api") => api.clone(),
         (Some((_, bot)), "tandem-bot") => bot.clone(),
-        _ => stage
-            .root
-            .join(format!("target/lambda/{binary}/bootstrap.zip")),
+        _ => test_support::target_dir().join(format!("lambda/{binary}/bootstrap.zip")),
     }
 }
 
