@@ -183,12 +183,39 @@ impl From<ValidationError> for ApiError {
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
-            JsonRejection::JsonDataError(e) => Self::InvalidField(e.body_text()),
+            JsonRejection::JsonDataError(e) => Self::InvalidField(field_error(&e)),
             JsonRejection::MissingJsonContentType(e) => Self::UnsupportedMediaType(e.body_text()),
             other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
             other => Self::BadRequest(other.body_text()),
         }
     }
+}
+
+/// What is wrong with a JSON body's field, in the API's words: the field, its bounds and
+/// what was sent (`pair_ttl_seconds must be between 60 and 2592000 seconds (got 5)`),
+/// without the JSON library's framing ("Failed to deserialize the JSON body into the
+/// target type: … at line 1 column 35").
+fn field_error(rejection: &axum::extract::rejection::JsonDataError) -> String {
+    let mut source = std::error::Error::source(rejection);
+    while let Some(error) = source {
+        if let Some(at) = error.downcast_ref::<serde_path_to_error::Error<serde_json::Error>>() {
+            let json = at.inner();
+            let text = json.to_string();
+            let position = format!(" at line {} column {}", json.line(), json.column());
+            let message = text.strip_suffix(&position).unwrap_or(&text);
+            let field = at.path().to_string();
+            // Tandem's own checks and serde's unknown fields name the field; serde's other
+            // complaints (a wrong type) are told which one.
+            let named = message.starts_with(&field) || message.contains(&format!("`{field}`"));
+            return if field == "." || named {
+                message.to_owned()
+            } else {
+                format!("{field}: {message}")
+            };
+        }
+        source = error.source();
+    }
+    rejection.body_text()
 }
 
 impl From<PathRejection> for ApiError {

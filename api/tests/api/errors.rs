@@ -50,6 +50,42 @@ async fn json_that_is_not_an_object_of_the_right_fields_is_422() {
 }
 
 #[tokio::test]
+async fn a_bad_field_is_told_in_the_apis_words_naming_it_without_the_json_librarys() {
+    let app = spawn_app().await;
+    let cases = [
+        (
+            json!({ "entity": "a", "pair_ttl_seconds": 5 }),
+            "pair_ttl_seconds must be between 60 and 2592000 seconds (got 5)",
+        ),
+        (
+            json!({ "entity": "a", "ttl_seconds": 3_000_000 }),
+            "ttl_seconds must be between 60 and 2592000 seconds (got 3000000)",
+        ),
+        (
+            json!({ "entity": "" }),
+            "entity must be 1 to 256 characters long (got 0)",
+        ),
+        (
+            json!({ "entity": "a", "ttl_seconds": "long" }),
+            "ttl_seconds: invalid type",
+        ),
+        (
+            json!({ "entity": "a", "colour": "red" }),
+            "unknown field `colour`",
+        ),
+    ];
+    for (body, expected) in cases {
+        let response = app.create(body.clone()).await;
+        assert_eq!(response.status(), 422, "{body}");
+        let answer: Value = response.json().await.unwrap();
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with(expected), "{body}: {message}");
+        assert!(!message.contains("deserialize"), "{body}: {message}");
+        assert!(!message.contains("line 1"), "{body}: {message}");
+    }
+}
+
+#[tokio::test]
 async fn a_body_not_declared_as_json_is_415() {
     let app = spawn_app().await;
     let response = app
