@@ -19,6 +19,7 @@ use crate::domain::TenantId;
 use crate::error::ApiError;
 use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::pairing::PairingError;
+use crate::store::StoreError;
 use crate::store::webhooks::{OutboundEvent, StoredWebhook, WebhookChange};
 use crate::webhooks::{self, MAX_DESCRIPTION_CHARS, MAX_WEBHOOKS_PER_TENANT, ROTATION_OVERLAP};
 
@@ -162,13 +163,7 @@ async fn get_webhook(
     tenant: TenantId,
     AppPath(id): AppPath<String>,
 ) -> Result<AppJson<Webhook>, ApiError> {
-    let stored = state
-        .pairings
-        .store()
-        .webhook(&tenant, &id)
-        .await
-        .map_err(PairingError::from)?
-        .ok_or(ApiError::WebhookNotFound)?;
+    let stored = found(state.pairings.store().webhook(&tenant, &id).await)?;
     Ok(AppJson(stored.webhook))
 }
 
@@ -200,13 +195,13 @@ async fn update_webhook(
             .transpose()?,
         rotate: None,
     };
-    let stored = state
-        .pairings
-        .store()
-        .update_webhook(&tenant, &id, &change)
-        .await
-        .map_err(PairingError::from)?
-        .ok_or(ApiError::WebhookNotFound)?;
+    let stored = found(
+        state
+            .pairings
+            .store()
+            .update_webhook(&tenant, &id, &change)
+            .await,
+    )?;
     Ok(AppJson(stored.webhook))
 }
 
@@ -257,13 +252,13 @@ async fn rotate_secret(
         rotate: Some((secret.clone(), state.pairings.now() + ROTATION_OVERLAP)),
         ..WebhookChange::default()
     };
-    let stored = state
-        .pairings
-        .store()
-        .update_webhook(&tenant, &id, &change)
-        .await
-        .map_err(PairingError::from)?
-        .ok_or(ApiError::WebhookNotFound)?;
+    let stored = found(
+        state
+            .pairings
+            .store()
+            .update_webhook(&tenant, &id, &change)
+            .await,
+    )?;
     Ok(AppJson(WebhookWithSecret {
         webhook: stored.webhook,
         secret,
@@ -333,18 +328,19 @@ async fn list_deliveries(
     AppQuery(query): AppQuery<DeliveriesQuery>,
 ) -> Result<AppJson<DeliveryList>, ApiError> {
     let store = state.pairings.store();
-    if store
-        .webhook(&tenant, &id)
-        .await
-        .map_err(PairingError::from)?
-        .is_none()
-    {
-        return Err(ApiError::WebhookNotFound);
-    }
+    found(store.webhook(&tenant, &id).await)?;
     let limit = query.limit.map_or(50, PageLimit::get);
     let items = store
         .deliveries(&tenant, &id, limit)
         .await
         .map_err(PairingError::from)?;
     Ok(AppJson(DeliveryList { items }))
+}
+
+/// What the store answered about one endpoint of the tenant: `404 webhook_not_found`
+/// when it has none by that id.
+fn found<T>(answer: Result<Option<T>, StoreError>) -> Result<T, ApiError> {
+    answer
+        .map_err(PairingError::from)?
+        .ok_or(ApiError::WebhookNotFound)
 }
