@@ -116,6 +116,14 @@ pub fn App() -> impl IntoView {
         lookup: RwSignal::new(None),
     };
     provide_context(shell);
+    // A deep link followed in a tab already open changes only the fragment: no reload.
+    // (The shell lives as long as the page, so the listener is never removed.)
+    let _ = window_event_listener(leptos::ev::hashchange, move |_| {
+        if let Some(linked) = pair_from_location() {
+            shell.pair_input.set(linked);
+            shell.tab.set(Tab::Pair);
+        }
+    });
     let tab = shell.tab;
 
     view! {

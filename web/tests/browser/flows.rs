@@ -217,6 +217,25 @@ async fn a_deep_link_opens_the_pair_page_and_a_typed_short_code_pairs() {
         .await;
     let paired = api.sdk().get_token(&by_code.token).await.unwrap();
     assert_eq!(paired.entity_b.unwrap().as_str(), "device:tv");
+
+    // Another link followed in the open tab, on another page: only the fragment changes.
+    let later = api
+        .sdk()
+        .create_token(&CreateToken::new(
+            &EntityId::parse(unique("user:c")).unwrap(),
+        ))
+        .await
+        .unwrap();
+    browser.click("#tab-create").await;
+    browser
+        .eval(&format!("location.hash = 'pair={}'", later.token))
+        .await;
+    browser.wait_for("#tab-pair.active").await;
+    let input = browser.wait_for("#pair-input").await;
+    assert_eq!(
+        input.prop("value").await.unwrap().as_deref(),
+        Some(later.token.as_str())
+    );
     browser.close().await;
 }
 
