@@ -1,5 +1,14 @@
-//! README.md's walkthrough of the API, taken from the README itself and run with `bash`
-//! against the real binary, so that what a newcomer pastes works as it says.
+//! README.md's shell examples of the API, taken from the README itself and run with
+//! `bash` against the real binary on a free port, so that what a newcomer pastes works as
+//! the README says. (The quick start's and the deployment's blocks run elsewhere: `just`
+//! itself, and the deploy rehearsal.)
+
+use std::time::Duration;
+
+use sdk::{CreateToken, EntityId};
+use serde_json::Value;
+use test_support::RunningBinary;
+use test_support::webhooks::WebhookReceiver;
 
 use crate::helpers::start_binary;
 
@@ -13,46 +22,171 @@ fn shell_block_after(heading: &str) -> String {
     section[start..end].to_owned()
 }
 
-#[tokio::test]
-async fn the_readmes_api_walkthrough_runs_as_pasted_and_answers_as_it_says() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_binary(
-        &format!("sqlite://{}", dir.path().join("t.db").display()),
-        &[],
-    )
-    .await;
-    let block = shell_block_after("## Using the API");
-    // The one change: the address, a free port here where the README says 3000.
-    let script = block.replace(
-        "API=http://127.0.0.1:3000",
-        &format!("API={}", server.address()),
+/// What running a block printed: its output, and the lines that are HTTP statuses.
+struct Ran {
+    stdout: String,
+    statuses: Vec<String>,
+}
+
+/// Runs `script` with `bash -euo pipefail`, `API` set to `server`'s address and `vars`
+/// set too; fails the test if it fails.
+async fn run(script: &str, server: &RunningBinary, vars: &[(&str, &str)]) -> Ran {
+    let output = tokio::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .env("API", server.address())
+        .envs(vars.iter().copied())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{script}\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
     );
+    let statuses = stdout
+        .lines()
+        .filter(|line| line.len() == 3 && line.bytes().all(|b| b.is_ascii_digit()))
+        .map(str::to_owned)
+        .collect();
+    Ran { stdout, statuses }
+}
+
+async fn server(dir: &tempfile::TempDir, flags: &[&str]) -> RunningBinary {
+    start_binary(
+        &format!("sqlite://{}", dir.path().join("t.db").display()),
+        flags,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_api_walkthrough_runs_as_pasted_and_answers_as_it_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(&dir, &[]).await;
+    let block = shell_block_after("## Using the API");
+    // It sets API itself, to `just run`'s address: here the server's free port instead.
+    let script = block.replace("API=http://127.0.0.1:3000\n", "");
     assert_ne!(
         script, block,
         "the walkthrough sets API to the default address"
     );
 
-    let output = tokio::process::Command::new("bash")
-        .args(["-euo", "pipefail", "-c", &script])
-        .output()
+    let ran = run(&script, &server, &[]).await;
+
+    // Pair, the conditional read, delete, the read after it, /healthz: as the comments say.
+    assert_eq!(
+        ran.statuses,
+        ["200", "304", "204", "404", "200"],
+        "{}",
+        ran.stdout
+    );
+    for shown in [
+        r#""status":"pending""#,
+        r#""status":"paired""#,
+        r#"etag: "paired""#,
+        r#""next_cursor":null"#,
+    ] {
+        assert!(ran.stdout.contains(shown), "{shown} in {}", ran.stdout);
+    }
+    server.kill_9().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_long_poll_example_answers_with_the_pairing_as_it_happens() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(&dir, &[]).await;
+    let client = sdk::Client::new(server.address());
+    let record = client
+        .create_token(&CreateToken::new(&EntityId::parse("chat:1001").unwrap()))
         .await
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let statuses: Vec<&str> = stdout
+    let pairer = {
+        let (client, token) = (client.clone(), record.token.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            client
+                .pair(&token, &EntityId::parse("chat:2002").unwrap())
+                .await
+                .unwrap();
+        })
+    };
+
+    let block = shell_block_after("### Waiting for the pairing");
+    let ran = run(&block, &server, &[("TOKEN", record.token.as_str())]).await;
+    pairer.await.unwrap();
+
+    assert_eq!(ran.statuses, ["200"], "{}", ran.stdout);
+    assert!(
+        ran.stdout.contains(r#""entity_b":"chat:2002""#),
+        "{}",
+        ran.stdout
+    );
+    server.kill_9().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_examples_manage_an_endpoint_and_its_test_event_arrives() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = WebhookReceiver::start().await;
+    let allow_local = [
+        "--webhook-allow-http-loopback",
+        "--webhook-allow-private-addresses",
+    ];
+    let server = server(&dir, &allow_local).await;
+    let block = shell_block_after("### Webhooks");
+    // The one change: the endpoint, a receiver on this machine instead of example.com.
+    let script = block.replace("https://example.com/hooks/tandem", &receiver.url());
+    assert_ne!(script, block, "the example registers example.com");
+
+    let ran = run(&script, &server, &[]).await;
+    let received = receiver.wait_for(1, Duration::from_secs(10)).await;
+
+    // The test event, then the deletion.
+    assert_eq!(ran.statuses, ["202", "204"], "{}", ran.stdout);
+    assert_eq!(
+        ran.stdout.matches("whsec_").count(),
+        2,
+        "create and rotate: {}",
+        ran.stdout
+    );
+    assert_eq!(received.len(), 1, "{received:#?}");
+    let event: Value = serde_json::from_str(received[0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(event["type"], "webhook.test");
+    server.kill_9().await;
+}
+
+#[tokio::test]
+async fn the_original_projects_routes_run_as_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(&dir, &[]).await;
+    let block = shell_block_after("### The original project's routes");
+
+    let ran = run(&block, &server, &[]).await;
+    let records: Vec<Value> = ran
+        .stdout
         .lines()
-        .filter(|line| line.len() == 3 && line.bytes().all(|b| b.is_ascii_digit()))
+        .map(|line| serde_json::from_str(line).unwrap())
         .collect();
 
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
+    // Read, paired, deleted: each answers the record as it is then.
+    let statuses: Vec<&str> = records
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["pending", "paired", "paired"], "{}", ran.stdout);
+    assert_eq!(records[1]["entity_b"], "chat-2");
+    assert_eq!(
+        reqwest::get(format!(
+            "{}/v1/tokens/{}",
+            server.address(),
+            records[0]["token"].as_str().unwrap()
+        ))
+        .await
+        .unwrap()
+        .status(),
+        404
     );
-    // Pair, the conditional read, delete, the read after it, /healthz: as the comments say.
-    assert_eq!(statuses, ["200", "304", "204", "404", "200"], "{stdout}");
-    assert!(stdout.contains(r#""status":"pending""#), "{stdout}");
-    assert!(stdout.contains(r#""status":"paired""#), "{stdout}");
-    assert!(stdout.contains(r#"etag: "paired""#), "{stdout}");
-    assert!(stdout.contains(r#""next_cursor":null"#), "{stdout}");
     server.kill_9().await;
 }
