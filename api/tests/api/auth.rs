@@ -225,8 +225,8 @@ async fn under_lambda_the_binary_refuses_to_start_without_keys() {
     assert!(stderr.contains("TANDEM_API_KEYS"), "{stderr}");
 }
 
-#[tokio::test]
-async fn the_binary_takes_keys_from_the_environment_and_rejects_weak_ones() {
+/// Starts the binary with `keys` as `TANDEM_API_KEYS`, which it must refuse: its stderr.
+async fn refused_keys(keys: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_tandem-api"))
         .args(["--listen", "127.0.0.1:0"])
@@ -234,12 +234,18 @@ async fn the_binary_takes_keys_from_the_environment_and_rejects_weak_ones() {
             "--store",
             &format!("sqlite://{}", dir.path().join("t.db").display()),
         ])
-        .env("TANDEM_API_KEYS", "acme:short")
+        .env("TANDEM_API_KEYS", keys)
         .output()
         .await
         .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{keys:?} was accepted");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn the_binary_takes_keys_from_the_environment_and_rejects_weak_ones() {
+    let stderr = refused_keys("acme:short").await;
+
     assert!(stderr.contains("shorter than 16"), "{stderr}");
     assert!(
         !stderr.contains("acme:short"),
@@ -249,22 +255,8 @@ async fn the_binary_takes_keys_from_the_environment_and_rejects_weak_ones() {
 
 #[tokio::test]
 async fn the_binary_refuses_one_key_listed_under_two_tenants() {
-    let dir = tempfile::tempdir().unwrap();
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_tandem-api"))
-        .args(["--listen", "127.0.0.1:0"])
-        .args([
-            "--store",
-            &format!("sqlite://{}", dir.path().join("t.db").display()),
-        ])
-        .env(
-            "TANDEM_API_KEYS",
-            "acme:shared-key-0123456789,globex:shared-key-0123456789",
-        )
-        .output()
-        .await
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused_keys("acme:shared-key-0123456789,globex:shared-key-0123456789").await;
+
     assert!(stderr.contains("tenants acme and globex"), "{stderr}");
     assert!(
         !stderr.contains("shared-key"),
