@@ -29,6 +29,12 @@ pub struct MixConfig {
     pub api_key: Option<String>,
 }
 
+/// A histogram of latencies in microseconds, from 1 µs to a minute, to 3 significant
+/// digits.
+pub fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds")
+}
+
 /// Latencies and failures since the last [`Tally::take`].
 #[derive(Debug)]
 pub struct Tally {
@@ -45,7 +51,7 @@ pub struct Tally {
 impl Default for Tally {
     fn default() -> Self {
         Self {
-            latency_us: Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds"),
+            latency_us: latency_histogram(),
             failed: 0,
             unanswered: 0,
             failure_notes: Vec::new(),

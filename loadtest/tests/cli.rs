@@ -2,6 +2,15 @@
 
 use test_support::{RunningBinary, tandem_api_command, workspace_binary};
 
+/// Fails the test, showing stderr, unless the process succeeded.
+fn succeeded(output: &std::process::Output) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 #[tokio::test]
 async fn help_states_tandems_defaults_not_gooses() {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_tandem-loadtest"))
@@ -31,11 +40,7 @@ async fn run_from_another_folder_it_creates_the_reports_folder() {
         .await
         .unwrap();
 
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    succeeded(&output);
     assert!(dir.path().join("reports/nested/report.html").is_file());
     api.kill_9().await;
 }
@@ -78,11 +83,7 @@ async fn the_load_test_script_runs_the_binaries_where_cargo_target_dir_puts_them
         .await
         .unwrap();
 
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    succeeded(&output);
     let ran = std::fs::read_to_string(&ran).unwrap_or_default();
     assert!(ran.contains("tandem-api"), "{ran:?}");
     assert!(ran.contains("tandem-loadtest"), "{ran:?}");

@@ -164,13 +164,7 @@ impl Drop for RunningBinary {
 ///
 /// When it has not been built.
 pub fn workspace_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    // target/<profile>/deps/TEST-HASH → target/<profile>
-    let binary = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test binary lives in target/<profile>/deps")
-        .join(name);
+    let binary = profile_dir().join(name);
     assert!(
         binary.is_file(),
         "{} is missing: build it first (`cargo build --workspace`, or `just test`, which does)",
@@ -182,9 +176,18 @@ pub fn workspace_binary(name: &str) -> PathBuf {
 /// Where cargo put this workspace's outputs (`target/`, or `CARGO_TARGET_DIR`): the folder
 /// above `target/<profile>/` of the running test binary.
 pub fn target_dir() -> PathBuf {
+    profile_dir()
+        .parent()
+        .expect("the profile's folder is in the target folder")
+        .to_owned()
+}
+
+/// `<target>/<profile>/`, where the running test binary's `deps/` folder is.
+fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
+    // <target>/<profile>/deps/TEST-HASH → <target>/<profile>
     exe.ancestors()
-        .nth(3)
+        .nth(2)
         .expect("the test binary lives in <target>/<profile>/deps")
         .to_owned()
 }

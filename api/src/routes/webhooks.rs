@@ -195,13 +195,8 @@ async fn update_webhook(
             .transpose()?,
         rotate: None,
     };
-    let stored = found(
-        state
-            .pairings
-            .store()
-            .update_webhook(&tenant, &id, &change)
-            .await,
-    )?;
+    let store = state.pairings.store();
+    let stored = found(store.update_webhook(&tenant, &id, &change).await)?;
     Ok(AppJson(stored.webhook))
 }
 
@@ -252,13 +247,8 @@ async fn rotate_secret(
         rotate: Some((secret.clone(), state.pairings.now() + ROTATION_OVERLAP)),
         ..WebhookChange::default()
     };
-    let stored = found(
-        state
-            .pairings
-            .store()
-            .update_webhook(&tenant, &id, &change)
-            .await,
-    )?;
+    let store = state.pairings.store();
+    let stored = found(store.update_webhook(&tenant, &id, &change).await)?;
     Ok(AppJson(WebhookWithSecret {
         webhook: stored.webhook,
         secret,

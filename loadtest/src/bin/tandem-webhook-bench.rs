@@ -22,6 +22,7 @@ use axum::routing::post;
 use chrono::{DateTime, Utc};
 use clap::Parser;
 use hdrhistogram::Histogram;
+use loadtest::mix::latency_histogram;
 use sdk::webhooks::{CreateWebhook, Event, EventData, EventType};
 use sdk::{CreateToken, EntityId};
 
@@ -111,7 +112,7 @@ async fn create_and_pair(
     let workers = (0..concurrency).map(|_| {
         let (client, entity_a, entity_b) = (client.clone(), entity_a.clone(), entity_b.clone());
         tokio::spawn(async move {
-            let mut latency_us = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+            let mut latency_us = latency_histogram();
             let mut pairings = 0;
             let mut pace = rate.map(|rate| {
                 let mut pace =
@@ -135,7 +136,7 @@ async fn create_and_pair(
         })
     });
     let mut calls = Calls {
-        latency_us: Histogram::new_with_bounds(1, 60_000_000, 3)?,
+        latency_us: latency_histogram(),
         pairings: 0,
         span: Duration::ZERO,
     };
@@ -150,16 +151,6 @@ async fn create_and_pair(
 
 fn micros(elapsed: Duration) -> u64 {
     u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX)
-}
-
-/// The `q` quantile of `values`, sorted ascending (0 when empty).
-fn quantile(values: &[f64], q: f64) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    // Nearest rank: the value below which a share `q` of the values lie.
-    let rank = (q * values.len() as f64).ceil() as usize;
-    values[rank.clamp(1, values.len()) - 1]
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
@@ -201,14 +192,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
 
     let arrivals = arrivals.lock().expect("not poisoned");
-    let mut latencies: Vec<f64> = arrivals
-        .paired
-        .values()
-        .map(|(happened, arrived)| {
-            (*arrived - *happened).num_microseconds().unwrap_or(0) as f64 / 1e3
-        })
-        .collect();
-    latencies.sort_by(f64::total_cmp);
+    let mut delivery_us = latency_histogram();
+    for (happened, arrived) in arrivals.paired.values() {
+        let micros = (*arrived - *happened).num_microseconds().unwrap_or(0);
+        delivery_us.saturating_record(u64::try_from(micros).unwrap_or(0));
+    }
+    let delivery_ms = |q: f64| delivery_us.value_at_quantile(q) as f64 / 1e3;
     let first = arrivals
         .paired
         .values()
@@ -237,18 +226,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 arrivals.paired.len() as f64 / delivery_seconds.max(1e-3)
             ),
         ),
-        (
-            "latency_p50_ms",
-            format!("{:.1}", quantile(&latencies, 0.50)),
-        ),
-        (
-            "latency_p99_ms",
-            format!("{:.1}", quantile(&latencies, 0.99)),
-        ),
-        (
-            "latency_max_ms",
-            format!("{:.1}", quantile(&latencies, 1.0)),
-        ),
+        ("latency_p50_ms", format!("{:.1}", delivery_ms(0.50))),
+        ("latency_p99_ms", format!("{:.1}", delivery_ms(0.99))),
+        ("latency_max_ms", format!("{:.1}", delivery_ms(1.0))),
     ];
     let shown: Vec<String> = fields.iter().map(|(k, v)| format!("{k} {v}")).collect();
     eprintln!("{}", shown.join(", "));
