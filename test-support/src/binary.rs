@@ -45,9 +45,21 @@ impl RunningBinary {
     /// Starts `command` and waits (up to 30 s) for the line of its log, on stderr, that
     /// says `listening on http://…`; [`RunningBinary::address`] is then that URL. Its
     /// stdout is discarded, and its stderr read to the end so that it never blocks on it.
-    pub async fn start_listening(mut command: Command) -> Self {
+    pub async fn start_listening(command: Command) -> Self {
+        Self::listening(command, false).await
+    }
+
+    /// As [`RunningBinary::start_listening`], for a program (such as a shell running a
+    /// script) that starts the server as a child of its own: it leads a process group,
+    /// which is killed whole.
+    pub async fn start_group_listening(mut command: Command) -> Self {
+        command.process_group(0);
+        Self::listening(command, true).await
+    }
+
+    async fn listening(mut command: Command, group: bool) -> Self {
         command.stdout(Stdio::null()).stderr(Stdio::piped());
-        let mut running = Self::spawn(command, false);
+        let mut running = Self::spawn(command, group);
         let name = running.name.clone();
         let stderr = running.child.stderr.take().expect("stderr is piped");
         let mut lines = BufReader::new(stderr).lines();

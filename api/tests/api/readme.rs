@@ -1,7 +1,8 @@
 //! README.md's shell examples of the API, taken from the README itself and run with
 //! `bash` against the real binary on a free port, so that what a newcomer pastes works as
-//! the README says. (The quick start's and the deployment's blocks run elsewhere: `just`
-//! itself, and the deploy rehearsal.)
+//! the README says; the DynamoDB example on moto. (The quick start's, the Lambda build's,
+//! the deployment's and the remote load tests' blocks build release binaries or need AWS:
+//! the deploy rehearsal runs the scripts behind them.)
 
 use std::time::Duration;
 
@@ -187,6 +188,71 @@ async fn the_original_projects_routes_run_as_shown() {
         .unwrap()
         .status(),
         404
+    );
+    server.kill_9().await;
+}
+
+#[tokio::test]
+#[ignore = "needs a local DynamoDB server (moto); `just test` runs it"]
+async fn the_dynamodb_example_creates_the_table_and_serves_on_it() {
+    let block = shell_block_after("## Run on DynamoDB / Lambda");
+    // The one change: a fresh table of this run instead of `tandem`.
+    let table = format!("tandem-readme-{}", uuid::Uuid::new_v4().simple());
+    let script = block.replace("dynamodb://tandem ", &format!("dynamodb://{table} "));
+    assert_eq!(
+        script.matches(&table).count(),
+        2,
+        "the example creates the table and serves on it: {block}"
+    );
+    // `tandem-api` as a user has it on PATH: the one cargo built. The endpoint and the
+    // credentials come from moto's environment, as the example says.
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_tandem-api"));
+    let path = format!(
+        "{}:{}",
+        binary.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut bash = tokio::process::Command::new("bash");
+    bash.args(["-euo", "pipefail", "-c", &script])
+        .env("PATH", path)
+        .env("TANDEM_LISTEN", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .env_remove("TANDEM_STORE")
+        .env_remove("TANDEM_API_KEYS")
+        .env_remove("AWS_LAMBDA_RUNTIME_API");
+
+    // The shell runs the server as its child: both go when the test ends.
+    let server = RunningBinary::start_group_listening(bash).await;
+
+    let (dynamodb, _) = crate::helpers::local_dynamodb_client().await;
+    let described = dynamodb
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await
+        .expect("the example created the table");
+    let indexes: Vec<&str> = described
+        .table()
+        .and_then(|t| t.global_secondary_indexes.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|index| index.index_name())
+        .collect();
+    assert_eq!(indexes, ["by_entity_a", "by_entity_b"], "{described:?}");
+    let client = sdk::Client::new(server.address());
+    let record = client
+        .create_token(&CreateToken::new(&EntityId::parse("chat:1001").unwrap()))
+        .await
+        .unwrap();
+    let paired = client
+        .pair(&record.token, &EntityId::parse("chat:2002").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(paired.entity_b.unwrap().as_str(), "chat:2002");
+    let items = dynamodb.scan().table_name(&table).send().await.unwrap();
+    assert!(
+        items.count() >= 1,
+        "the server wrote to the example's table: {items:?}"
     );
     server.kill_9().await;
 }
