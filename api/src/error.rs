@@ -1,4 +1,5 @@
-//! The API's one error type and its JSON shape: `{"error": {"code", "message"}}`.
+//! The API's one error type and its JSON shape: `{"error": {"code", "message"}}`, plus
+//! `field` when one field of the request is to blame.
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
@@ -35,9 +36,15 @@ pub enum ApiError {
         /// How long until a request would be allowed.
         retry_after: std::time::Duration,
     },
-    /// `422 Unprocessable Entity`: a field failed validation.
-    #[error("{0}")]
-    InvalidField(String),
+    /// `422 Unprocessable Entity`: what was sent is not acceptable; `field` names the body
+    /// field, query parameter or header at fault, when one is.
+    #[error("{message}")]
+    InvalidField {
+        /// The request field that is wrong, such as `ttl_seconds` or `events[0]`.
+        field: Option<String>,
+        /// What is wrong with it, in the API's words.
+        message: String,
+    },
     /// `404 Not Found`: no such route.
     #[error("no route for {0}")]
     RouteNotFound(String),
@@ -63,6 +70,33 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// `422`: `field` is wrong, as `message` says.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::InvalidField {
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+
+    /// `422`: the request is not acceptable as a whole (no one field is to blame).
+    pub fn unacceptable(message: impl Into<String>) -> Self {
+        Self::InvalidField {
+            field: None,
+            message: message.into(),
+        }
+    }
+
+    /// The request field to blame, if there is one.
+    fn field(&self) -> Option<String> {
+        match self {
+            Self::InvalidField { field, .. } => field.clone(),
+            Self::Pairing(PairingError::CodeOutlivesToken { .. }) => {
+                Some("code_ttl_seconds".to_owned())
+            }
+            _ => None,
+        }
+    }
+
     fn status_and_code(&self) -> (StatusCode, ErrorCode) {
         match self {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, ErrorCode::BadRequest),
@@ -70,7 +104,9 @@ impl ApiError {
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
             Self::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, ErrorCode::RequestTimeout),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
-            Self::InvalidField(_) => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidField),
+            Self::InvalidField { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidField)
+            }
             Self::RouteNotFound(_) | Self::WebhookNotFound => {
                 (StatusCode::NOT_FOUND, ErrorCode::NotFound)
             }
@@ -132,6 +168,7 @@ impl IntoResponse for ApiError {
             error: ErrorDetail {
                 code,
                 message: self.message(),
+                field: self.field(),
             },
         };
         let mut response = (status, axum::Json(body)).into_response();
@@ -176,14 +213,14 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 
 impl From<ValidationError> for ApiError {
     fn from(error: ValidationError) -> Self {
-        Self::InvalidField(error.to_string())
+        Self::invalid(error.field(), error.to_string())
     }
 }
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
-            JsonRejection::JsonDataError(e) => Self::InvalidField(field_error(&e)),
+            JsonRejection::JsonDataError(e) => field_error(&e),
             JsonRejection::MissingJsonContentType(e) => Self::UnsupportedMediaType(e.body_text()),
             other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
             other => Self::BadRequest(other.body_text()),
@@ -194,8 +231,8 @@ impl From<JsonRejection> for ApiError {
 /// What is wrong with a JSON body's field, in the API's words: the field, its bounds and
 /// what was sent (`pair_ttl_seconds must be between 60 and 2592000 seconds (got 5)`),
 /// without the JSON library's framing ("Failed to deserialize the JSON body into the
-/// target type: … at line 1 column 35").
-fn field_error(rejection: &axum::extract::rejection::JsonDataError) -> String {
+/// target type: … at line 1 column 35"); and which field it is, when serde knows.
+fn field_error(rejection: &axum::extract::rejection::JsonDataError) -> ApiError {
     let mut source = std::error::Error::source(rejection);
     while let Some(error) = source {
         if let Some(at) = error.downcast_ref::<serde_path_to_error::Error<serde_json::Error>>() {
@@ -207,15 +244,18 @@ fn field_error(rejection: &axum::extract::rejection::JsonDataError) -> String {
             // Tandem's own checks and serde's unknown fields name the field; serde's other
             // complaints (a wrong type) are told which one.
             let named = message.starts_with(&field) || message.contains(&format!("`{field}`"));
-            return if field == "." || named {
-                message.to_owned()
+            return if field == "." {
+                ApiError::unacceptable(message)
+            } else if named {
+                ApiError::invalid(field, message)
             } else {
-                format!("{field}: {message}")
+                let message = format!("{field}: {message}");
+                ApiError::invalid(field, message)
             };
         }
         source = error.source();
     }
-    rejection.body_text()
+    ApiError::unacceptable(rejection.body_text())
 }
 
 impl From<PathRejection> for ApiError {
@@ -226,7 +266,7 @@ impl From<PathRejection> for ApiError {
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
-        Self::InvalidField(rejection.body_text())
+        Self::unacceptable(rejection.body_text())
     }
 }
 

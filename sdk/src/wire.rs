@@ -336,6 +336,10 @@ pub struct ErrorDetail {
     pub code: ErrorCode,
     /// For people; may change between releases.
     pub message: String,
+    /// The request field, query parameter or header at fault, such as `ttl_seconds`,
+    /// `events[0]` or `Idempotency-Key`, when one is (`invalid_field` errors).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 /// The stable error codes of the API.

@@ -68,11 +68,12 @@ fn end_user(headers: &HeaderMap) -> Result<Option<EndUser>, ApiError> {
         return Ok(None);
     };
     let text = value.to_str().map_err(|_| {
-        ApiError::InvalidField(format!(
-            "{END_USER_HEADER} must be 1 to 255 visible ASCII characters"
-        ))
+        ApiError::invalid(
+            END_USER_HEADER,
+            format!("{END_USER_HEADER} must be 1 to 255 visible ASCII characters"),
+        )
     })?;
-    Ok(Some(
-        EndUser::parse(text).map_err(|e| ApiError::InvalidField(e.to_string()))?,
-    ))
+    Ok(Some(EndUser::parse(text).map_err(|e| {
+        ApiError::invalid(END_USER_HEADER, e.to_string())
+    })?))
 }

@@ -61,7 +61,9 @@ async fn create_token(
         .map(|value| {
             value
                 .to_str()
-                .map_err(|_| ApiError::InvalidField("Idempotency-Key must be visible ASCII".into()))
+                .map_err(|_| {
+                    ApiError::invalid("Idempotency-Key", "Idempotency-Key must be visible ASCII")
+                })
                 .and_then(|text| Ok(IdempotencyKey::parse(text)?))
         })
         .transpose()?;
@@ -240,7 +242,7 @@ async fn list_tokens(
         .as_ref()
         .map(Cursor::try_from)
         .transpose()
-        .map_err(|e| ApiError::InvalidField(e.to_string()))?;
+        .map_err(|e| ApiError::invalid("cursor", e.to_string()))?;
     let page = state
         .pairings
         .list(&tenant, &params.entity, limit, cursor.as_ref())

@@ -40,14 +40,15 @@ fn subscribed(events: Option<Vec<EventType>>) -> Result<Vec<EventType>, ApiError
         return Ok(EventType::SUBSCRIBABLE.to_vec());
     };
     if events.is_empty() {
-        return Err(ApiError::InvalidField(
-            "events must name at least one event type (token.paired, token.deleted, token.expired)"
-                .into(),
+        return Err(ApiError::invalid(
+            "events",
+            "events must name at least one event type (token.paired, token.deleted, token.expired)",
         ));
     }
     if events.contains(&EventType::WebhookTest) {
-        return Err(ApiError::InvalidField(
-            "events cannot include webhook.test: POST /v1/webhooks/{id}/test sends it".into(),
+        return Err(ApiError::invalid(
+            "events",
+            "events cannot include webhook.test: POST /v1/webhooks/{id}/test sends it",
         ));
     }
     events.sort();
@@ -57,11 +58,13 @@ fn subscribed(events: Option<Vec<EventType>>) -> Result<Vec<EventType>, ApiError
 
 fn description(text: Option<String>) -> Result<Option<String>, ApiError> {
     match text {
-        Some(text) if text.chars().count() > MAX_DESCRIPTION_CHARS => Err(ApiError::InvalidField(
+        Some(text) if text.chars().count() > MAX_DESCRIPTION_CHARS => Err(ApiError::invalid(
+            "description",
             format!("description must be at most {MAX_DESCRIPTION_CHARS} characters"),
         )),
-        Some(text) if text.chars().any(char::is_control) => Err(ApiError::InvalidField(
-            "description must not contain control characters".into(),
+        Some(text) if text.chars().any(char::is_control) => Err(ApiError::invalid(
+            "description",
+            "description must not contain control characters",
         )),
         other => Ok(other.filter(|t| !t.trim().is_empty())),
     }
@@ -90,13 +93,13 @@ async fn create_webhook(
     let url = state
         .webhooks
         .check_url(&request.url)
-        .map_err(ApiError::InvalidField)?;
+        .map_err(|message| ApiError::invalid("url", message))?;
     let events = subscribed(request.events)?;
     let description = description(request.description)?;
     let store = state.pairings.store();
     let existing = store.webhooks(&tenant).await.map_err(PairingError::from)?;
     if existing.len() >= MAX_WEBHOOKS_PER_TENANT {
-        return Err(ApiError::InvalidField(format!(
+        return Err(ApiError::unacceptable(format!(
             "a tenant may register at most {MAX_WEBHOOKS_PER_TENANT} webhook endpoints; delete one first"
         )));
     }

@@ -56,25 +56,31 @@ async fn a_bad_field_is_told_in_the_apis_words_naming_it_without_the_json_librar
         (
             json!({ "entity": "a", "pair_ttl_seconds": 5 }),
             "pair_ttl_seconds must be between 60 and 2592000 seconds (got 5)",
+            Some("pair_ttl_seconds"),
         ),
         (
             json!({ "entity": "a", "ttl_seconds": 3_000_000 }),
             "ttl_seconds must be between 60 and 2592000 seconds (got 3000000)",
+            Some("ttl_seconds"),
         ),
         (
             json!({ "entity": "" }),
             "entity must be 1 to 256 characters long (got 0)",
+            Some("entity"),
         ),
         (
             json!({ "entity": "a", "ttl_seconds": "long" }),
             "ttl_seconds: invalid type",
+            Some("ttl_seconds"),
         ),
         (
             json!({ "entity": "a", "colour": "red" }),
             "unknown field `colour`",
+            Some("colour"),
         ),
+        (json!("alice"), "invalid type", None),
     ];
-    for (body, expected) in cases {
+    for (body, expected, field) in cases {
         let response = app.create(body.clone()).await;
         assert_eq!(response.status(), 422, "{body}");
         let answer: Value = response.json().await.unwrap();
@@ -82,7 +88,40 @@ async fn a_bad_field_is_told_in_the_apis_words_naming_it_without_the_json_librar
         assert!(message.starts_with(expected), "{body}: {message}");
         assert!(!message.contains("deserialize"), "{body}: {message}");
         assert!(!message.contains("line 1"), "{body}: {message}");
+        assert_eq!(
+            answer["error"].get("field").and_then(Value::as_str),
+            field,
+            "{answer}"
+        );
     }
+}
+
+#[tokio::test]
+async fn a_bad_header_or_query_parameter_is_named_as_the_field() {
+    let app = spawn_app().await;
+    let response = app
+        .http
+        .post(app.url("/v1/tokens"))
+        .header("idempotency-key", "")
+        .json(&json!({ "entity": "a" }))
+        .send()
+        .await
+        .unwrap();
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["error"]["field"], "Idempotency-Key", "{answer}");
+
+    let answer: Value = app
+        .get_path("/v1/tokens?entity=a&cursor=not-a-cursor")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["error"]["code"], "invalid_field", "{answer}");
+    assert_eq!(answer["error"]["field"], "cursor", "{answer}");
+
+    // An error no field is to blame for has none.
+    let answer: Value = app.get_path("/v1/tokens/0").await.json().await.unwrap();
+    assert!(answer["error"].get("field").is_none(), "{answer}");
 }
 
 #[tokio::test]
