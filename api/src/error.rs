@@ -233,29 +233,46 @@ impl From<JsonRejection> for ApiError {
 /// without the JSON library's framing ("Failed to deserialize the JSON body into the
 /// target type: … at line 1 column 35"); and which field it is, when serde knows.
 fn field_error(rejection: &axum::extract::rejection::JsonDataError) -> ApiError {
-    let mut source = std::error::Error::source(rejection);
-    while let Some(error) = source {
-        if let Some(at) = error.downcast_ref::<serde_path_to_error::Error<serde_json::Error>>() {
+    match serde_error::<serde_json::Error>(rejection) {
+        Some(at) => {
             let json = at.inner();
             let text = json.to_string();
             let position = format!(" at line {} column {}", json.line(), json.column());
-            let message = text.strip_suffix(&position).unwrap_or(&text);
-            let field = at.path().to_string();
-            // Tandem's own checks and serde's unknown fields name the field; serde's other
-            // complaints (a wrong type) are told which one.
-            let named = message.starts_with(&field) || message.contains(&format!("`{field}`"));
-            return if field == "." {
-                ApiError::unacceptable(message)
-            } else if named {
-                ApiError::invalid(field, message)
-            } else {
-                let message = format!("{field}: {message}");
-                ApiError::invalid(field, message)
-            };
+            at_field(at.path(), text.strip_suffix(&position).unwrap_or(&text))
+        }
+        None => ApiError::unacceptable(rejection.body_text()),
+    }
+}
+
+/// The error serde gave, with the path of the field it was reading, among the causes of
+/// `rejection`.
+fn serde_error<'a, E: std::error::Error + 'static>(
+    rejection: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a serde_path_to_error::Error<E>> {
+    let mut source = rejection.source();
+    while let Some(error) = source {
+        if let Some(at) = error.downcast_ref::<serde_path_to_error::Error<E>>() {
+            return Some(at);
         }
         source = error.source();
     }
-    ApiError::unacceptable(rejection.body_text())
+    None
+}
+
+/// `message` about the field at `path` (`.`: the whole), as the API says it. Tandem's own
+/// checks and serde's unknown fields name the field; serde's other complaints (a wrong
+/// type) are told which one.
+fn at_field(path: &serde_path_to_error::Path, message: &str) -> ApiError {
+    let field = path.to_string();
+    let named = message.starts_with(&field) || message.contains(&format!("`{field}`"));
+    if field == "." {
+        ApiError::unacceptable(message)
+    } else if named {
+        ApiError::invalid(field, message)
+    } else {
+        let message = format!("{field}: {message}");
+        ApiError::invalid(field, message)
+    }
 }
 
 impl From<PathRejection> for ApiError {
@@ -265,8 +282,12 @@ impl From<PathRejection> for ApiError {
 }
 
 impl From<QueryRejection> for ApiError {
+    /// As a JSON body's field, without axum's "Failed to deserialize query string".
     fn from(rejection: QueryRejection) -> Self {
-        Self::unacceptable(rejection.body_text())
+        match serde_error::<serde::de::value::Error>(&rejection) {
+            Some(at) => at_field(at.path(), &at.inner().to_string()),
+            None => Self::unacceptable(rejection.body_text()),
+        }
     }
 }
 

@@ -119,6 +119,18 @@ async fn a_bad_header_or_query_parameter_is_named_as_the_field() {
     assert_eq!(answer["error"]["code"], "invalid_field", "{answer}");
     assert_eq!(answer["error"]["field"], "cursor", "{answer}");
 
+    // A query parameter's check reads as a body field's does, without axum's framing.
+    let answer: Value = app
+        .get_path("/v1/tokens?entity=a&limit=0")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["error"]["field"], "limit", "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with("limit "), "{answer}");
+    assert!(!message.contains("deserialize"), "{answer}");
+
     // An error no field is to blame for has none.
     let answer: Value = app.get_path("/v1/tokens/0").await.json().await.unwrap();
     assert!(answer["error"].get("field").is_none(), "{answer}");
