@@ -96,6 +96,12 @@ async fn a_bad_field_is_told_in_the_apis_words_naming_it_without_the_json_librar
     }
 }
 
+/// The `error` member of `response`'s body.
+async fn error_of(response: reqwest::Response) -> Value {
+    let mut body: Value = response.json().await.unwrap();
+    body["error"].take()
+}
+
 #[tokio::test]
 async fn a_bad_header_or_query_parameter_is_named_as_the_field() {
     let app = spawn_app().await;
@@ -107,33 +113,27 @@ async fn a_bad_header_or_query_parameter_is_named_as_the_field() {
         .send()
         .await
         .unwrap();
-    let answer: Value = response.json().await.unwrap();
-    assert_eq!(answer["error"]["field"], "Idempotency-Key", "{answer}");
+    let error = error_of(response).await;
+    assert_eq!(error["field"], "Idempotency-Key", "{error}");
 
-    let answer: Value = app
-        .get_path("/v1/tokens?entity=a&cursor=not-a-cursor")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(answer["error"]["code"], "invalid_field", "{answer}");
-    assert_eq!(answer["error"]["field"], "cursor", "{answer}");
+    let error = error_of(
+        app.get_path("/v1/tokens?entity=a&cursor=not-a-cursor")
+            .await,
+    )
+    .await;
+    assert_eq!(error["code"], "invalid_field", "{error}");
+    assert_eq!(error["field"], "cursor", "{error}");
 
     // A query parameter's check reads as a body field's does, without axum's framing.
-    let answer: Value = app
-        .get_path("/v1/tokens?entity=a&limit=0")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(answer["error"]["field"], "limit", "{answer}");
-    let message = answer["error"]["message"].as_str().unwrap();
-    assert!(message.starts_with("limit "), "{answer}");
-    assert!(!message.contains("deserialize"), "{answer}");
+    let error = error_of(app.get_path("/v1/tokens?entity=a&limit=0").await).await;
+    assert_eq!(error["field"], "limit", "{error}");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.starts_with("limit "), "{error}");
+    assert!(!message.contains("deserialize"), "{error}");
 
     // An error no field is to blame for has none.
-    let answer: Value = app.get_path("/v1/tokens/0").await.json().await.unwrap();
-    assert!(answer["error"].get("field").is_none(), "{answer}");
+    let error = error_of(app.get_path("/v1/tokens/0").await).await;
+    assert!(error.get("field").is_none(), "{error}");
 }
 
 #[tokio::test]
