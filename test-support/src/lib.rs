@@ -1,12 +1,14 @@
 //! Tandem's test harness, shared by the API, bot, browser and deploy-rehearsal tests: the
 //! API served in-process through production's [`api::serve()`] ([`ApiServer`]), a program
 //! started under a guard that kills it even when the test fails ([`RunningBinary`]),
-//! [`free_port`], an emulator of the Telegram Bot API ([`telegram`]), and a webhook
-//! receiver that verifies with the official Standard Webhooks library ([`webhooks`]).
+//! [`free_port`], an emulator of the Telegram Bot API ([`telegram`]), a webhook receiver
+//! that verifies with the official Standard Webhooks library ([`webhooks`]), and README.md's
+//! shell blocks ([`readme`]).
 //!
 //! Everything listens on 127.0.0.1 only.
 
 mod binary;
+pub mod readme;
 mod server;
 pub mod telegram;
 pub mod webhooks;

@@ -1,27 +1,19 @@
 //! README.md's shell examples of the API, taken from the README itself and run with
 //! `bash` against the real binary on a free port, so that what a newcomer pastes works as
-//! the README says; the DynamoDB example on moto. (The quick start's, the Lambda build's,
-//! the deployment's and the remote load tests' blocks build release binaries or need AWS:
-//! the deploy rehearsal runs the scripts behind them.)
+//! the README says; the DynamoDB example on moto; the load test of another deployment
+//! against a server with a key. (The quick start's, the Lambda build's and the deployment's
+//! blocks build release binaries or need AWS: the deploy rehearsal runs the scripts behind
+//! them.)
 
 use std::time::Duration;
 
 use sdk::{CreateToken, EntityId};
 use serde_json::Value;
 use test_support::RunningBinary;
+use test_support::readme::{remote_load_test_after, shell_block_after};
 use test_support::webhooks::WebhookReceiver;
 
 use crate::helpers::start_binary;
-
-/// The first `sh` block after `heading` in README.md.
-fn shell_block_after(heading: &str) -> String {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
-        .expect("README.md reads");
-    let section = &readme[readme.find(heading).expect("the heading is in README.md")..];
-    let start = section.find("```sh\n").expect("a shell block follows") + "```sh\n".len();
-    let end = start + section[start..].find("```").expect("the block ends");
-    section[start..end].to_owned()
-}
 
 /// What running a block printed: its output, and the lines that are HTTP statuses.
 struct Ran {
@@ -29,11 +21,13 @@ struct Ran {
     statuses: Vec<String>,
 }
 
-/// Runs `script` with `bash -euo pipefail`, `API` set to `server`'s address and `vars`
-/// set too; fails the test if it fails.
+/// Runs `script` with `bash -euo pipefail` in the workspace's folder (where a newcomer
+/// pastes it), `API` set to `server`'s address and `vars` set too; fails the test if it
+/// fails.
 async fn run(script: &str, server: &RunningBinary, vars: &[(&str, &str)]) -> Ran {
     let output = tokio::process::Command::new("bash")
         .args(["-euo", "pipefail", "-c", script])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .env("API", server.address())
         .envs(vars.iter().copied())
         .kill_on_drop(true)
@@ -189,6 +183,48 @@ async fn the_original_projects_routes_run_as_shown() {
         .status(),
         404
     );
+    server.kill_9().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_load_test_line_loads_another_deployment_with_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = "readme-load-test-key-0123456789";
+    // With the per-key rate limit lifted for the run, as the README says.
+    let keys = format!("readme:{key}");
+    let server = server(&dir, &["--api-keys", &keys, "--rate-limit", "0"]).await;
+    let report = dir.path().join("report.html");
+    // `PROFILE=debug`: the build `just test` made stands in for the recipe's release build.
+    let script = remote_load_test_after("## Load test and benchmarks");
+
+    let ran = run(
+        &script,
+        &server,
+        &[
+            ("PROFILE", "debug"),
+            ("TANDEM_KEY", key),
+            ("REPORT", report.to_str().unwrap()),
+        ],
+    )
+    .await;
+
+    assert!(
+        report.is_file(),
+        "no report at {}: {}",
+        report.display(),
+        ran.stdout
+    );
+    // The load went to the key's tenant: the pairings it made are counted there.
+    let stats: Value = reqwest::Client::new()
+        .get(format!("{}/v1/stats", server.address()))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(stats["paired"].as_u64().unwrap() > 0, "{stats}");
     server.kill_9().await;
 }
 
