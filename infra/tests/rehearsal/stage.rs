@@ -152,7 +152,27 @@ impl Stage {
         env: &BTreeMap<String, String>,
     ) -> Run {
         let mut command = Command::new(self.root.join("scripts").join(script));
-        command.args(args).current_dir(&self.root);
+        command.args(args);
+        self.run(step, &format!("{script} {}", args.join(" ")), command, env)
+            .await
+    }
+
+    /// Runs the shell `line` with `bash -euo pipefail`, as [`Self::script`] runs a script.
+    pub async fn shell(&self, step: &str, line: &str, env: &BTreeMap<String, String>) -> Run {
+        let mut command = Command::new("bash");
+        command.args(["-euo", "pipefail", "-c", line]);
+        self.run(step, line, command, env).await
+    }
+
+    /// Runs `command` in the workspace's folder with `env` only (see [`Self::script`]).
+    async fn run(
+        &self,
+        step: &str,
+        what: &str,
+        mut command: Command,
+        env: &BTreeMap<String, String>,
+    ) -> Run {
+        command.current_dir(&self.root);
         for (name, _) in std::env::vars() {
             let foreign = ["AWS_", "TANDEM_", "TELOXIDE_", "TELEGRAM_", "TF_"]
                 .iter()
@@ -167,8 +187,7 @@ impl Stage {
         let run = Run::new(step, output);
         std::fs::write(self.dir.join(format!("{step}.log")), run.log()).expect("write a log");
         eprintln!(
-            "rehearsal: {step}: {script} {} exited with {} after {:.1} s",
-            args.join(" "),
+            "rehearsal: {step}: {what} exited with {} after {:.1} s",
             run.code,
             started.elapsed().as_secs_f64()
         );
