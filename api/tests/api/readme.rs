@@ -215,16 +215,12 @@ async fn the_load_test_line_loads_another_deployment_with_its_key() {
         ran.stdout
     );
     // The load went to the key's tenant: the pairings it made are counted there.
-    let stats: Value = reqwest::Client::new()
-        .get(format!("{}/v1/stats", server.address()))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap()
-        .json()
+    let stats = sdk::Client::new(server.address())
+        .with_api_key(key)
+        .stats()
         .await
         .unwrap();
-    assert!(stats["paired"].as_u64().unwrap() > 0, "{stats}");
+    assert!(stats.paired > 0, "{stats:?}");
     server.kill_9().await;
 }
 
