@@ -12,7 +12,8 @@ default:
 
 # Serve the API and the dashboard on http://127.0.0.1:3000 with the embedded SQLite store under ./data/ (flags pass through, see --help).
 run *args: web
-    cargo run --release --locked -p api --bin tandem-api -- {{ args }}
+    cargo build --release --locked -p api --bin tandem-api
+    scripts/run {{ args }}
 
 # Build the dashboard into web/dist (installs the wasm-bindgen CLI of Cargo.lock's version when missing).
 web: wasm-target

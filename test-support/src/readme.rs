@@ -46,6 +46,25 @@ pub fn remote_load_test_after(heading: &str) -> String {
     runnable_load_test(&line)
 }
 
+/// The quick start's `just run` line, made runnable here: `scripts/run` (what the recipe
+/// runs once it has built the dashboard and the server; `PROFILE` says which build to take)
+/// instead of `just run`, without its comment. Its address and store come from the
+/// environment (`TANDEM_LISTEN`, `TANDEM_STORE`) the test gives it.
+pub fn quick_start_run() -> String {
+    let block = shell_block_after("## Quick start");
+    let line = block
+        .lines()
+        .find(|line| line.starts_with("just run"))
+        .expect("the quick start has a `just run` line");
+    runnable_run(line)
+}
+
+/// See [`quick_start_run`].
+fn runnable_run(line: &str) -> String {
+    let command = line.split('#').next().unwrap_or(line).trim_end();
+    command.replacen("just run", "scripts/run", 1)
+}
+
 /// See [`remote_load_test_after`].
 fn runnable_load_test(line: &str) -> String {
     let line = replace_argument(line, "TANDEM_API_KEY=", "TANDEM_API_KEY=\"$TANDEM_KEY\"");
@@ -101,6 +120,19 @@ mod tests {
             "TANDEM_API_KEY=\"$TANDEM_KEY\" scripts/loadtest --host \"$API\" -t 60s -t 3s \
              --report-file \"$REPORT\""
         );
+    }
+
+    #[test]
+    fn the_run_line_loses_its_comment_and_keeps_its_arguments() {
+        assert_eq!(
+            runnable_run("just run    # the API on http://127.0.0.1:3000"),
+            "scripts/run"
+        );
+        assert_eq!(
+            runnable_run("just run --log debug  # more"),
+            "scripts/run --log debug"
+        );
+        assert_eq!(quick_start_run(), "scripts/run");
     }
 
     #[test]

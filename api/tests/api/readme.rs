@@ -1,16 +1,16 @@
 //! README.md's shell examples of the API, taken from the README itself and run with
 //! `bash` against the real binary on a free port, so that what a newcomer pastes works as
 //! the README says; the DynamoDB example on moto; the load test of another deployment
-//! against a server with a key. (The quick start's, the Lambda build's and the deployment's
-//! blocks build release binaries or need AWS: the deploy rehearsal runs the scripts behind
-//! them.)
+//! against a server with a key; the quick start's `just run`, as the script the recipe runs
+//! once it has built. (The Lambda build's and the deployment's blocks build arm64 release
+//! binaries or need AWS: the deploy rehearsal runs the script behind them.)
 
 use std::time::Duration;
 
 use sdk::{CreateToken, EntityId};
 use serde_json::Value;
 use test_support::RunningBinary;
-use test_support::readme::{remote_load_test_after, shell_block_after};
+use test_support::readme::{quick_start_run, remote_load_test_after, shell_block_after};
 use test_support::webhooks::WebhookReceiver;
 
 use crate::helpers::start_binary;
@@ -221,6 +221,54 @@ async fn the_load_test_line_loads_another_deployment_with_its_key() {
         .await
         .unwrap();
     assert!(stats.paired > 0, "{stats:?}");
+    server.kill_9().await;
+}
+
+#[tokio::test]
+async fn the_quick_starts_run_serves_the_api_and_the_dashboard() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("tandem.db");
+    let workspace = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let mut bash = tokio::process::Command::new("bash");
+    // The changes: the debug build `just test` made for the recipe's release build, a free
+    // port for 3000 and a file of this test for ./data/tandem.db (the defaults themselves
+    // are checked in `config`'s tests).
+    bash.args(["-euo", "pipefail", "-c", &quick_start_run()])
+        .current_dir(workspace)
+        .env("PROFILE", "debug")
+        .env("TANDEM_LISTEN", "127.0.0.1:0")
+        .env("TANDEM_STORE", format!("sqlite://{}", db.display()))
+        .env("RUST_LOG", "info")
+        .env_remove("TANDEM_API_KEYS")
+        .env_remove("TANDEM_DASHBOARD_DIR")
+        .env_remove("AWS_LAMBDA_RUNTIME_API");
+
+    // The script execs the server in its process group: it goes when the test ends.
+    let server = RunningBinary::start_group_listening(bash).await;
+
+    let http = reqwest::Client::new();
+    let page = http.get(server.address()).send().await.unwrap();
+    let status = page.status();
+    let page = page.text().await.unwrap();
+    // `just run` builds web/dist first, as `just test` does; a bare `cargo test` may run
+    // without it, and then `/` says how to build it.
+    match std::fs::read_to_string(workspace.join("web/dist/index.html")) {
+        Ok(built) => assert_eq!((status.as_u16(), page), (200, built), "/ is the dashboard"),
+        Err(_) => assert!(
+            status == 404 && page.contains("just web"),
+            "{status} {page}"
+        ),
+    }
+    let client = sdk::Client::new(server.address());
+    let record = client
+        .create_token(&CreateToken::new(&EntityId::parse("chat:1001").unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(
+        client.get_token(&record.token).await.unwrap().token,
+        record.token
+    );
+    assert!(db.is_file(), "the records are in {}", db.display());
     server.kill_9().await;
 }
 

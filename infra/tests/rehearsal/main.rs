@@ -174,25 +174,27 @@ pub(crate) fn deployed_zip(stage: &Stage, binary: &str) -> std::path::PathBuf {
     }
 }
 
-/// The API's function, run from its zip with its environment, answers the whole API.
-async fn the_api_answers(stage: &Stage) -> function::Running {
+/// Runs the API's function as deployed (its environment, from its zip, with the endpoints
+/// of this machine and `extra` added) and waits until its `/healthz` answers `200`; returns
+/// it with what moto holds of it.
+async fn start_the_api(stage: &Stage, extra: &[(&str, &str)]) -> (function::Running, Deployed) {
     let deployed = Deployed::read(stage, &format!("{NAME}-api")).await;
-    assert_eq!(deployed.architecture, stage.arch.lambda());
     let zip = deployed_zip(stage, "tandem-api");
-    let mut api = deployed
-        .run(
-            stage,
-            &zip,
-            &[
-                ("AWS_ENDPOINT_URL", &stage.moto_url),
-                // The webhook step's receiver is a plain-http server on this machine.
-                ("TANDEM_WEBHOOK_ALLOW_HTTP_LOOPBACK", "true"),
-            ],
-        )
-        .await;
+    let mut added = vec![("AWS_ENDPOINT_URL", stage.moto_url.as_str())];
+    added.extend_from_slice(extra);
+    let mut api = deployed.run(stage, &zip, &added).await;
     let health = format!("{}/healthz", api.url);
     api.wait_until_answering(|http| http.get(&health), 200)
         .await;
+    (api, deployed)
+}
+
+/// The API's function, run from its zip with its environment, answers the whole API.
+async fn the_api_answers(stage: &Stage) -> function::Running {
+    // The webhook step's receiver is a plain-http server on this machine.
+    let (api, deployed) =
+        start_the_api(stage, &[("TANDEM_WEBHOOK_ALLOW_HTTP_LOOPBACK", "true")]).await;
+    assert_eq!(deployed.architecture, stage.arch.lambda());
     let client = sdk::Client::new(&api.url).with_api_key(&stage.api_key);
 
     let alice = EntityId::parse("user:alice").unwrap();
@@ -258,15 +260,8 @@ async fn the_readmes_load_test_passes(stage: &Stage) {
         .script("deploy-unlimited", "deploy", &["-auto-approve"], &env)
         .await
         .expect_code(0);
-    let deployed = Deployed::read(stage, &format!("{NAME}-api")).await;
+    let (api, deployed) = start_the_api(stage, &[]).await;
     assert_eq!(deployed.environment["TANDEM_RATE_LIMIT"], "0");
-    let zip = deployed_zip(stage, "tandem-api");
-    let mut api = deployed
-        .run(stage, &zip, &[("AWS_ENDPOINT_URL", &stage.moto_url)])
-        .await;
-    let health = format!("{}/healthz", api.url);
-    api.wait_until_answering(|http| http.get(&health), 200)
-        .await;
 
     // `PROFILE=debug`: the build `just test` made stands in for the recipe's release build.
     env.insert("PROFILE".into(), "debug".into());
