@@ -29,6 +29,17 @@ pub fn shell_block_after(heading: &str) -> String {
         .expect("a shell block follows the heading")
 }
 
+/// The first line of the `sh` blocks after `heading` in README.md that starts with `start`,
+/// as it is.
+pub fn line_after(heading: &str, start: &str) -> String {
+    shell_blocks_after(heading)
+        .iter()
+        .flat_map(|block| block.lines())
+        .find(|line| line.starts_with(start))
+        .unwrap_or_else(|| panic!("a line starting with {start:?} follows {heading:?}"))
+        .to_owned()
+}
+
 /// The first line after `heading` in README.md that runs `just loadtest --host` against a
 /// deployment, made runnable here: `scripts/loadtest` (what the recipe runs once it has
 /// built; `PROFILE` says which build to take) instead of `just loadtest`, the key from
@@ -57,6 +68,38 @@ pub fn quick_start_run() -> String {
         .find(|line| line.starts_with("just run"))
         .expect("the quick start has a `just run` line");
     runnable_run(line)
+}
+
+/// The first block of "Deploy to AWS" in README.md, made runnable against an emulator:
+/// `scripts/deploy` (what `just deploy` runs once it has built the dashboard, which
+/// `just test` has done) instead of `just deploy`, and the bot's token from `$BOT_TOKEN` for
+/// BotFather's placeholder. Everything else is run as the README has it: its region, an API
+/// key made by `openssl rand`, and Terraform's question before it applies.
+pub fn deploy_block() -> String {
+    runnable_deploy(&shell_block_after("## Deploy to AWS"))
+}
+
+/// See [`deploy_block`].
+fn runnable_deploy(block: &str) -> String {
+    let mut deploys = 0;
+    let mut tokens = 0;
+    let lines: Vec<String> = block
+        .lines()
+        .map(|line| {
+            if line.starts_with("export TELOXIDE_TOKEN=") {
+                tokens += 1;
+                replace_argument(line, "TELOXIDE_TOKEN=", "TELOXIDE_TOKEN=\"$BOT_TOKEN\"")
+            } else if line.starts_with("just deploy") {
+                deploys += 1;
+                line.replacen("just deploy", "scripts/deploy", 1)
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    assert_eq!(deploys, 1, "one `just deploy` line in {block:?}");
+    assert_eq!(tokens, 1, "one `export TELOXIDE_TOKEN=` line in {block:?}");
+    lines.join("\n") + "\n"
 }
 
 /// See [`quick_start_run`].
@@ -133,6 +176,29 @@ mod tests {
             "scripts/run --log debug"
         );
         assert_eq!(quick_start_run(), "scripts/run");
+    }
+
+    #[test]
+    fn the_deploy_block_deploys_with_the_emulators_bot_and_keeps_the_rest() {
+        let block = "export AWS_REGION=eu-west-1\n\
+                     export TANDEM_API_KEYS=\"acme:$(openssl rand -hex 24)\"   # keep a copy\n\
+                     export TELOXIDE_TOKEN=123456789:AA...   # optional\n\
+                     just deploy   # asks before applying\n";
+
+        assert_eq!(
+            runnable_deploy(block),
+            "export AWS_REGION=eu-west-1\n\
+             export TANDEM_API_KEYS=\"acme:$(openssl rand -hex 24)\"   # keep a copy\n\
+             export TELOXIDE_TOKEN=\"$BOT_TOKEN\"   # optional\n\
+             scripts/deploy   # asks before applying\n"
+        );
+        assert!(deploy_block().contains("\nscripts/deploy "));
+    }
+
+    #[test]
+    #[should_panic(expected = "one `just deploy` line")]
+    fn a_deploy_block_without_its_deploy_is_refused() {
+        runnable_deploy("export TELOXIDE_TOKEN=x\n");
     }
 
     #[test]

@@ -28,7 +28,7 @@ const CHAT: i64 = 4242;
 #[ignore = "needs terraform, the AWS provider mirror, moto, the AWS CLI and cargo-lambda; `just test` and `just deploy-rehearsal` run it"]
 async fn a_deploy_is_rehearsed_end_to_end_on_an_aws_emulator() {
     let started = Instant::now();
-    let stage = Stage::set_up(Arch::from_env()).await;
+    let mut stage = Stage::set_up(Arch::from_env()).await;
     eprintln!(
         "rehearsal: {:?} build, moto at {}, in {}",
         stage.arch,
@@ -37,7 +37,10 @@ async fn a_deploy_is_rehearsed_end_to_end_on_an_aws_emulator() {
     );
 
     refusals_before_anything_is_built(&stage).await;
-    deploy(&stage).await;
+    if stage.arch == Arch::Arm64 {
+        the_readmes_lambda_build_makes_an_arm64_zip(&stage).await;
+    }
+    deploy(&mut stage).await;
     a_deploy_to_another_region_is_refused(&stage).await;
     a_second_plan_has_no_changes(&stage).await;
     a_plan_for_function_urls_swaps_only_the_front_door(&stage).await;
@@ -78,13 +81,78 @@ async fn refusals_before_anything_is_built(stage: &Stage) {
         .expect_refusal("the API needs at least one key on Lambda");
 }
 
-/// `deploy -auto-approve` applies everything and registers the webhook, with its secret,
-/// with Telegram.
-async fn deploy(stage: &Stage) {
-    stage
-        .script("deploy", "deploy", &["-auto-approve"], &stage.user_env())
-        .await
-        .expect_code(0);
+/// README.md's `just lambda-build` line, run as it is: the zip it names holds an arm64 Linux
+/// `bootstrap` at its root, and the zip's size is printed. Only the arm64 rehearsal runs it;
+/// `just test`'s native one does not cross-build.
+async fn the_readmes_lambda_build_makes_an_arm64_zip(stage: &Stage) {
+    let line = test_support::readme::line_after("## Run on DynamoDB / Lambda", "just lambda-build");
+    let run = stage.shell("lambda-build", &line, &stage.user_env()).await;
+    run.expect_code(0);
+    let zip = test_support::target_dir().join("lambda/tandem-api/bootstrap.zip");
+    let size = std::fs::metadata(&zip).expect("the zip").len().to_string();
+    assert!(
+        run.stdout
+            .lines()
+            .any(|line| line.ends_with("bootstrap.zip")
+                && line.split_whitespace().any(|field| field == size)),
+        "it lists the zip with its size ({size} bytes):\n{}",
+        run.stdout
+    );
+    let mut archive =
+        zip::ZipArchive::new(std::fs::File::open(&zip).expect("the zip")).expect("a zip archive");
+    let mut bootstrap = archive
+        .by_name("bootstrap")
+        .expect("`bootstrap` at the zip's root");
+    let mut header = [0u8; 20];
+    std::io::Read::read_exact(&mut bootstrap, &mut header).expect("an ELF header");
+    assert_eq!(&header[..4], b"\x7fELF", "bootstrap is an ELF binary");
+    const EM_AARCH64: u16 = 183;
+    assert_eq!(
+        u16::from_le_bytes([header[18], header[19]]),
+        EM_AARCH64,
+        "bootstrap is built for arm64"
+    );
+}
+
+/// README.md's deploy block, pasted as it is (with the emulator's bot token for
+/// BotFather's, and `scripts/deploy` for `just deploy`): it makes a key, shows Terraform's plan
+/// and asks, and on `yes` applies everything and registers the webhook, with its secret, with
+/// Telegram. The key it made is kept, as the README says to, for every later step.
+async fn deploy(stage: &mut Stage) {
+    let kept = stage.dir.join("api-keys-kept");
+    let mut env = stage.user_env();
+    // The block sets these itself.
+    for set_by_the_block in ["AWS_REGION", "TANDEM_API_KEYS", "TELOXIDE_TOKEN"] {
+        env.remove(set_by_the_block);
+    }
+    env.insert("BOT_TOKEN".into(), stage.bot_token.clone());
+    env.insert("KEPT".into(), kept.display().to_string());
+    let block = format!(
+        "{}printf '%s' \"$TANDEM_API_KEYS\" > \"$KEPT\"\n",
+        test_support::readme::deploy_block()
+    );
+    let run = stage.shell_answering("deploy", &block, &env, "yes\n").await;
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains("Do you want to perform these actions?"),
+        "the deploy asks before applying:\n{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("Tandem is deployed"), "{}", run.stdout);
+
+    let keys = std::fs::read_to_string(&kept).expect("the block's keys");
+    let (tenant, key) = keys.split_once(':').expect("TANDEM_API_KEYS is tenant:key");
+    assert_eq!(tenant, "acme");
+    assert!(
+        key.len() == 48 && key.bytes().all(|b| b.is_ascii_hexdigit()),
+        "a key of 24 random bytes in hex, not {} characters",
+        key.len()
+    );
+    assert!(
+        !run.stdout.contains(key) && !run.stderr.contains(key),
+        "the deploy printed the key"
+    );
+    stage.api_keys = keys;
 
     let webhook = stage
         .telegram
@@ -106,11 +174,11 @@ async fn deploy(stage: &Stage) {
 /// The state remembers its region: deploying it to another one stops before any build.
 async fn a_deploy_to_another_region_is_refused(stage: &Stage) {
     let mut elsewhere = stage.user_env();
-    elsewhere.insert("AWS_REGION".into(), "eu-west-1".into());
+    elsewhere.insert("AWS_REGION".into(), "us-east-1".into());
     stage
         .script("wrong-region", "deploy", &["-auto-approve"], &elsewhere)
         .await
-        .expect_refusal(&format!("this state deployed to {REGION}, not eu-west-1"));
+        .expect_refusal(&format!("this state deployed to {REGION}, not us-east-1"));
 }
 
 /// Planning again, with what the next deploy would use, finds nothing to change.
@@ -195,7 +263,7 @@ async fn the_api_answers(stage: &Stage) -> function::Running {
     let (api, deployed) =
         start_the_api(stage, &[("TANDEM_WEBHOOK_ALLOW_HTTP_LOOPBACK", "true")]).await;
     assert_eq!(deployed.architecture, stage.arch.lambda());
-    let client = sdk::Client::new(&api.url).with_api_key(&stage.api_key);
+    let client = sdk::Client::new(&api.url).with_api_key(stage.api_key());
 
     let alice = EntityId::parse("user:alice").unwrap();
     let bob = EntityId::parse("user:bob").unwrap();
@@ -265,7 +333,7 @@ async fn the_readmes_load_test_passes(stage: &Stage) {
 
     // `PROFILE=debug`: the build `just test` made stands in for the recipe's release build.
     env.insert("PROFILE".into(), "debug".into());
-    env.insert("TANDEM_KEY".into(), stage.api_key.clone());
+    env.insert("TANDEM_KEY".into(), stage.api_key().to_owned());
     env.insert("API".into(), api.url.clone());
     // The report goes under the rehearsal's folder.
     let report = stage.dir.join("loadtest-report.html");

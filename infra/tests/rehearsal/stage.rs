@@ -3,19 +3,20 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Output, Stdio};
 use std::time::Instant;
 
 use serde_json::Value;
 use test_support::RunningBinary;
 use test_support::telegram::Telegram;
+use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 /// The deployment's name (`TANDEM_DEPLOY_NAME`).
 pub const NAME: &str = "rehearsal";
 
-/// The region deployed to.
-pub const REGION: &str = "us-east-1";
+/// The region deployed to: the one README.md's deploy block exports.
+pub const REGION: &str = "eu-west-1";
 
 /// What the Lambdas are built for, and how they run here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,8 +55,9 @@ pub struct Stage {
     pub dir: PathBuf,
     pub moto_url: String,
     pub telegram: Telegram,
-    /// The key the deploy gives the API (`TANDEM_API_KEYS=rehearsal:KEY`).
-    pub api_key: String,
+    /// The keys the API is deployed with (`TANDEM_API_KEYS`, `tenant:key`): one made here
+    /// for the refusals before the first deploy, then the one README.md's deploy block made.
+    pub api_keys: String,
     /// The bot's token from "BotFather".
     pub bot_token: String,
     /// The zips deployed instead of cargo-lambda's, for the native build.
@@ -93,13 +95,19 @@ impl Stage {
             arch,
             moto_url: moto.address().to_owned(),
             telegram: Telegram::start().await,
-            api_key: format!("rehearsal-{}", uuid::Uuid::new_v4().simple()),
+            api_keys: format!("rehearsal:rehearsal-{}", uuid::Uuid::new_v4().simple()),
             bot_token: format!("123456789:{}", uuid::Uuid::new_v4().simple()),
             prebuilt,
             root,
             dir,
             _moto: moto,
         }
+    }
+
+    /// The key of [`Self::api_keys`].
+    pub fn api_key(&self) -> &str {
+        let (_tenant, key) = self.api_keys.split_once(':').expect("tenant:key");
+        key
     }
 
     /// The environment of a user about to deploy: credentials and the endpoint of the
@@ -123,7 +131,7 @@ impl Stage {
             ("AWS_SHARED_CREDENTIALS_FILE", &nowhere),
             ("AWS_EC2_METADATA_DISABLED", "true"),
             ("TANDEM_DEPLOY_NAME", NAME),
-            ("TANDEM_API_KEYS", &format!("rehearsal:{}", self.api_key)),
+            ("TANDEM_API_KEYS", &self.api_keys),
             ("TELOXIDE_TOKEN", &self.bot_token),
             ("TELEGRAM_API_URL", &self.telegram.api_url()),
             (
@@ -153,24 +161,37 @@ impl Stage {
     ) -> Run {
         let mut command = Command::new(self.root.join("scripts").join(script));
         command.args(args);
-        self.run(step, &format!("{script} {}", args.join(" ")), command, env)
-            .await
+        let what = format!("{script} {}", args.join(" "));
+        self.run(step, &what, command, env, "").await
     }
 
     /// Runs the shell `line` with `bash -euo pipefail`, as [`Self::script`] runs a script.
     pub async fn shell(&self, step: &str, line: &str, env: &BTreeMap<String, String>) -> Run {
-        let mut command = Command::new("bash");
-        command.args(["-euo", "pipefail", "-c", line]);
-        self.run(step, line, command, env).await
+        self.shell_answering(step, line, env, "").await
     }
 
-    /// Runs `command` in the workspace's folder with `env` only (see [`Self::script`]).
+    /// [`Self::shell`] with `answer` on its standard input, as a user types it when asked.
+    pub async fn shell_answering(
+        &self,
+        step: &str,
+        line: &str,
+        env: &BTreeMap<String, String>,
+        answer: &str,
+    ) -> Run {
+        let mut command = Command::new("bash");
+        command.args(["-euo", "pipefail", "-c", line]);
+        self.run(step, line, command, env, answer).await
+    }
+
+    /// Runs `command` in the workspace's folder with `env` only (see [`Self::script`]), with
+    /// `answer` on its standard input.
     async fn run(
         &self,
         step: &str,
         what: &str,
         mut command: Command,
         env: &BTreeMap<String, String>,
+        answer: &str,
     ) -> Run {
         command.current_dir(&self.root);
         for (name, _) in std::env::vars() {
@@ -183,7 +204,16 @@ impl Stage {
         }
         command.envs(env);
         let started = Instant::now();
-        let output = command.output().await.expect("run a script");
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("run a script");
+        let mut stdin = child.stdin.take().expect("the script's stdin");
+        // A script that never reads its input closes the pipe: that is not a failure.
+        let _ = stdin.write_all(answer.as_bytes()).await;
+        drop(stdin);
+        let output = child.wait_with_output().await.expect("wait for a script");
         let run = Run::new(step, output);
         std::fs::write(self.dir.join(format!("{step}.log")), run.log()).expect("write a log");
         eprintln!(

@@ -84,7 +84,7 @@ pub async fn the_webhook_function_delivers_a_pairing(stage: &Stage, api_url: &st
         "the retry queue is mapped to the function: {mappings:#?}"
     );
     let receiver = WebhookReceiver::start().await;
-    let client = sdk::Client::new(api_url).with_api_key(&stage.api_key);
+    let client = sdk::Client::new(api_url).with_api_key(stage.api_key());
     // By name: an address literal of loopback is refused when it is registered.
     let url = receiver.url().replace("127.0.0.1", "localhost");
     let endpoint = client
