@@ -313,15 +313,8 @@ pub async fn run_webhooks_on_lambda(config: &Config) -> anyhow::Result<()> {
 /// without a clean stop. Call it within the runtime.
 fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let signals = {
-        use tokio::signal::unix::{SignalKind, signal};
-        let listen = |kind: SignalKind, name: &'static str| match signal(kind) {
-            Ok(signal) => Some(signal),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for {name}");
-                None
-            }
-        };
+    let (interrupt, terminate) = {
+        use tokio::signal::unix::SignalKind;
         (
             listen(SignalKind::interrupt(), "Ctrl-C"),
             listen(SignalKind::terminate(), "SIGTERM"),
@@ -329,12 +322,9 @@ fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     };
     async move {
         #[cfg(unix)]
-        {
-            let (interrupt, terminate) = signals;
-            tokio::select! {
-                () = received(interrupt) => {},
-                () = received(terminate) => {},
-            }
+        tokio::select! {
+            () = interrupt => {},
+            () = terminate => {},
         }
         #[cfg(not(unix))]
         if let Err(e) = tokio::signal::ctrl_c().await {
@@ -345,11 +335,20 @@ fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     }
 }
 
-/// Resolves when `signal` arrives; never, when it could not be listened for.
+/// Listens for the signal `kind` from now on; the future resolves when it arrives, or never
+/// when it cannot be listened for.
 #[cfg(unix)]
-async fn received(signal: Option<tokio::signal::unix::Signal>) {
-    match signal {
-        Some(mut signal) => drop(signal.recv().await),
-        None => std::future::pending().await,
+fn listen(
+    kind: tokio::signal::unix::SignalKind,
+    name: &'static str,
+) -> impl Future<Output = ()> + Send + 'static {
+    let signal = tokio::signal::unix::signal(kind)
+        .inspect_err(|e| tracing::error!(error = %e, "cannot listen for {name}"))
+        .ok();
+    async move {
+        match signal {
+            Some(mut signal) => drop(signal.recv().await),
+            None => std::future::pending().await,
+        }
     }
 }

@@ -88,7 +88,7 @@ async fn the_readmes_lambda_build_makes_an_arm64_zip(stage: &Stage) {
     let line = test_support::readme::line_after("## Run on DynamoDB / Lambda", "just lambda-build");
     let run = stage.shell("lambda-build", &line, &stage.user_env()).await;
     run.expect_code(0);
-    let zip = test_support::target_dir().join("lambda/tandem-api/bootstrap.zip");
+    let zip = cargo_lambda_zip("tandem-api");
     let size = std::fs::metadata(&zip).expect("the zip").len().to_string();
     assert!(
         run.stdout
@@ -238,8 +238,13 @@ pub(crate) fn deployed_zip(stage: &Stage, binary: &str) -> std::path::PathBuf {
     match (&stage.prebuilt, binary) {
         (Some((api, _)), "tandem-api") => api.clone(),
         (Some((_, bot)), "tandem-bot") => bot.clone(),
-        _ => test_support::target_dir().join(format!("lambda/{binary}/bootstrap.zip")),
+        _ => cargo_lambda_zip(binary),
     }
+}
+
+/// Where cargo-lambda puts the zip of `binary`.
+fn cargo_lambda_zip(binary: &str) -> std::path::PathBuf {
+    test_support::target_dir().join(format!("lambda/{binary}/bootstrap.zip"))
 }
 
 /// Runs the API's function as deployed (its environment, from its zip, with the endpoints
