@@ -2,18 +2,21 @@
 //! API served in-process through production's [`api::serve()`] ([`ApiServer`]), a program
 //! started under a guard that kills it even when the test fails ([`RunningBinary`]),
 //! [`free_port`], an emulator of the Telegram Bot API ([`telegram`]), a webhook receiver
-//! that verifies with the official Standard Webhooks library ([`webhooks`]), and README.md's
-//! shell blocks ([`readme`]).
+//! that verifies with the official Standard Webhooks library ([`webhooks`]), the Lambda
+//! runtime emulator for a function the test starts itself ([`LambdaRuntime`]), and
+//! README.md's shell blocks ([`readme`]).
 //!
 //! Everything listens on 127.0.0.1 only.
 
 mod binary;
+mod lambda;
 pub mod readme;
 mod server;
 pub mod telegram;
 pub mod webhooks;
 
 pub use binary::{RunningBinary, tandem_api_command, target_dir, workspace_binary};
+pub use lambda::LambdaRuntime;
 pub use server::ApiServer;
 
 /// A port of 127.0.0.1 that was free a moment ago, for programs that must be told their

@@ -1,12 +1,13 @@
-//! The Lambda path: the same Router under `cargo lambda watch` (the Lambda runtime
-//! emulator, with function URLs), on DynamoDB.
+//! The Lambda path: the same Router, this build's `tandem-api`, polling the runtime API of
+//! `cargo lambda watch --only-lambda-apis` (the Lambda runtime emulator, with function URLs),
+//! on DynamoDB.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use api::store::DynamoStore;
 use serde_json::{Value, json};
-use test_support::{RunningBinary, free_port};
+use test_support::{LambdaRuntime, RunningBinary};
 
 use crate::helpers::local_dynamodb_client;
 
@@ -19,33 +20,19 @@ async fn the_api_answers_through_the_lambda_emulator_on_dynamodb() {
     let (client, _) = local_dynamodb_client().await;
     let table = format!("tandem-lambda-{}", uuid::Uuid::new_v4().simple());
     DynamoStore::create_table(&client, &table).await.unwrap();
-    let port = free_port().to_string();
-    let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let mut command = tokio::process::Command::new("cargo");
+    // The emulator serves the Lambda runtime API; the function is this build's tandem-api,
+    // which runs under `lambda_http` because AWS_LAMBDA_RUNTIME_API is set.
+    let runtime = LambdaRuntime::start().await;
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tandem-api"));
     command
-        .args([
-            "lambda",
-            "watch",
-            "-A",
-            "127.0.0.1",
-            "-P",
-            &port,
-            "--ignore-changes",
-        ])
-        .args(["-p", "api", "--bin", "tandem-api"])
-        .args(["--env-var", &format!("TANDEM_STORE=dynamodb://{table}")])
+        .envs(runtime.function_env("tandem-api", 256))
+        .env("TANDEM_STORE", format!("dynamodb://{table}"))
         // Under Lambda the API refuses to start without keys.
-        .args([
-            "--env-var",
-            &format!("TANDEM_API_KEYS=lambda-test:{API_KEY}"),
-        ])
-        .current_dir(workspace)
+        .env("TANDEM_API_KEYS", format!("lambda-test:{API_KEY}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // `cargo lambda watch` starts the function as a child of its own: kill them together.
-    // (cargo-lambda comes from `just python-tools`.)
-    let mut emulator = RunningBinary::start_group(command);
-    let base = format!("http://127.0.0.1:{port}/lambda-url/tandem-api");
+    let mut function = RunningBinary::start(command);
+    let base = runtime.url();
     // A request the emulator never answers must fail the test, not hang it.
     let mut auth = reqwest::header::HeaderMap::new();
     auth.insert(
@@ -58,16 +45,15 @@ async fn the_api_answers_through_the_lambda_emulator_on_dynamodb() {
         .build()
         .unwrap();
 
-    // The emulator may compile the function first.
     let started = Instant::now();
     loop {
-        if let Some(status) = emulator.try_wait() {
-            panic!("`cargo lambda watch` exited ({status}) before the function answered");
+        if let Some(status) = function.try_wait() {
+            panic!("the function exited ({status}) before it answered");
         }
         match http.get(format!("{base}/healthz")).send().await {
             Ok(r) if r.status() == 200 => break,
-            _ if started.elapsed() > Duration::from_secs(300) => {
-                panic!("the function did not answer through the emulator within 300 s")
+            _ if started.elapsed() > Duration::from_secs(60) => {
+                panic!("the function did not answer through the emulator within 60 s")
             }
             _ => tokio::time::sleep(Duration::from_millis(250)).await,
         }

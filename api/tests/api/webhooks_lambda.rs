@@ -1,6 +1,6 @@
 //! The webhook delivery function on DynamoDB: a pairing made through the API, read from
-//! moto's DynamoDB stream, is delivered by `tandem-api` as the webhook function under
-//! `cargo lambda watch` (the Lambda runtime emulator); a failed attempt comes back through
+//! moto's DynamoDB stream, is delivered by `tandem-api` as the webhook function, polling the
+//! Lambda runtime emulator's runtime API; a failed attempt comes back through
 //! moto's SQS queue and is delivered on the retry.
 
 use std::process::Stdio;
@@ -16,7 +16,7 @@ use sdk::webhooks::{DeliveryStatus, EventType, Webhook};
 use sdk::{CreateToken, EntityId};
 use serde_json::{Value, json};
 use test_support::webhooks::{WebhookReceiver, stream_batch};
-use test_support::{ApiServer, RunningBinary, free_port};
+use test_support::{ApiServer, LambdaRuntime, RunningBinary};
 
 use crate::helpers::local_dynamodb_client;
 
@@ -195,59 +195,42 @@ async fn the_delivery_function_delivers_a_pairing_from_the_stream_and_retries_th
     );
 }
 
-/// `tandem-api` as the webhook function under `cargo lambda watch`, on a free port.
+/// This build's `tandem-api` as the webhook function, polling the runtime API of the Lambda
+/// runtime emulator on a free port.
 struct DeliveryFunction {
-    _emulator: RunningBinary,
+    _function: RunningBinary,
+    _runtime: LambdaRuntime,
     invocations: String,
     http: reqwest::Client,
 }
 
 impl DeliveryFunction {
     async fn start(table: &str, queue_url: &str) -> Self {
-        let port = free_port().to_string();
-        let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let runtime = LambdaRuntime::start().await;
         let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap();
-        let mut command = tokio::process::Command::new("cargo");
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tandem-api"));
         command
-            .args([
-                "lambda",
-                "watch",
-                "-A",
-                "127.0.0.1",
-                "-P",
-                &port,
-                "--ignore-changes",
-            ])
-            .args(["-p", "api", "--bin", "tandem-api"]);
-        for setting in [
-            "TANDEM_FUNCTION=webhooks".to_owned(),
-            format!("TANDEM_STORE=dynamodb://{table}"),
-            format!("TANDEM_WEBHOOK_QUEUE_URL={queue_url}"),
-            format!("AWS_ENDPOINT_URL_SQS={endpoint}"),
-            "TANDEM_WEBHOOK_ALLOW_HTTP_LOOPBACK=true".to_owned(),
-            "TANDEM_WEBHOOK_ALLOW_PRIVATE_ADDRESSES=true".to_owned(),
-            "TANDEM_WEBHOOK_RETRY_SECONDS=0.2".to_owned(),
-        ] {
-            command.args(["--env-var", &setting]);
-        }
-        command
-            .current_dir(workspace)
+            .envs(runtime.function_env("tandem-webhooks", 256))
+            .env("TANDEM_FUNCTION", "webhooks")
+            .env("TANDEM_STORE", format!("dynamodb://{table}"))
+            .env("TANDEM_WEBHOOK_QUEUE_URL", queue_url)
+            .env("AWS_ENDPOINT_URL_SQS", endpoint)
+            .env("TANDEM_WEBHOOK_ALLOW_HTTP_LOOPBACK", "true")
+            .env("TANDEM_WEBHOOK_ALLOW_PRIVATE_ADDRESSES", "true")
+            .env("TANDEM_WEBHOOK_RETRY_SECONDS", "0.2")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        let emulator = RunningBinary::start_group(command);
         let function = Self {
-            _emulator: emulator,
-            invocations: format!(
-                "http://127.0.0.1:{port}/2015-03-31/functions/tandem-api/invocations"
-            ),
+            _function: RunningBinary::start(command),
+            invocations: runtime.invocations_url(),
+            _runtime: runtime,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(60))
                 .build()
                 .unwrap(),
         };
-        // An empty batch, sent until the function answers (the emulator may compile it
-        // first, and a request that timed out meanwhile is still run): only then the real
-        // batches, each sent once.
+        // An empty batch, sent until the function answers (a request sent before it polls
+        // is still run once it does): only then the real batches, each sent once.
         function.invoke(&json!({ "Records": [] })).await;
         function
     }
@@ -269,8 +252,8 @@ impl DeliveryFunction {
                 Err(e) => e.to_string(),
             };
             assert!(
-                started.elapsed() < Duration::from_secs(300),
-                "the function did not answer through the emulator within 300 s: {last}"
+                started.elapsed() < Duration::from_secs(120),
+                "the function did not answer through the emulator within 120 s: {last}"
             );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }

@@ -6,12 +6,11 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
-use test_support::{RunningBinary, free_port};
+use test_support::{LambdaRuntime, RunningBinary};
 use tokio::process::Command;
 
 use crate::stage::{REGION, Stage};
@@ -78,24 +77,7 @@ impl Deployed {
         let mut archive = zip::ZipArchive::new(std::io::Cursor::new(code)).expect("the zip opens");
         archive.extract(&task_root).expect("unpack the zip");
 
-        let port = free_port();
-        let mut watch = Command::new(stage.root.join("target/tools/venv/bin/cargo-lambda"));
-        watch
-            .args([
-                "lambda",
-                "watch",
-                "--only-lambda-apis",
-                "-A",
-                "127.0.0.1",
-                "-P",
-            ])
-            .arg(port.to_string())
-            // It reads the workspace's Cargo.toml, though it builds nothing.
-            .current_dir(&stage.root)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let mut runtime = RunningBinary::start_group(watch);
-        wait_for_port(&mut runtime, port).await;
+        let runtime = LambdaRuntime::start().await;
 
         let bootstrap = task_root.join("bootstrap");
         let mut function = match self.architecture.as_str() {
@@ -115,16 +97,7 @@ impl Deployed {
             .envs(&self.environment)
             // What the Lambda runtime gives every function: where its runtime API is, who it
             // is, where its code is, its region and its role's credentials.
-            .env(
-                "AWS_LAMBDA_RUNTIME_API",
-                format!("http://127.0.0.1:{port}/.rt"),
-            )
-            .env("AWS_LAMBDA_FUNCTION_NAME", &self.name)
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env(
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-                self.memory_mb.to_string(),
-            )
+            .envs(runtime.function_env(&self.name, self.memory_mb))
             .env("LAMBDA_TASK_ROOT", &task_root)
             .env("AWS_REGION", REGION)
             .env("AWS_DEFAULT_REGION", REGION)
@@ -135,7 +108,8 @@ impl Deployed {
             .stderr(log_file);
         let function = RunningBinary::start(function);
         Running {
-            url: format!("http://127.0.0.1:{port}"),
+            url: runtime.url(),
+            invocations: runtime.invocations_url(),
             log,
             function,
             _runtime: runtime,
@@ -143,32 +117,15 @@ impl Deployed {
     }
 }
 
-/// Waits until the runtime emulator accepts connections on `port`: a bootstrap started
-/// earlier fails at once, as it would under Lambda without its runtime API.
-async fn wait_for_port(runtime: &mut RunningBinary, port: u16) {
-    let started = Instant::now();
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        if let Some(exit) = runtime.try_wait() {
-            panic!("`cargo lambda watch` exited ({exit}) before it listened");
-        }
-        assert!(
-            started.elapsed() < STARTUP_PATIENCE,
-            "`cargo lambda watch` did not listen on {port} within {STARTUP_PATIENCE:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// A function running here: its URL (the emulator's function URL, which passes every path to
 /// it) and its log; stopped when dropped.
 pub struct Running {
     pub url: String,
+    /// Where an invocation's payload is posted (for a function that is not behind a URL).
+    pub invocations: String,
     log: PathBuf,
     function: RunningBinary,
-    _runtime: RunningBinary,
+    _runtime: LambdaRuntime,
 }
 
 impl Running {

@@ -118,14 +118,13 @@ pub async fn the_webhook_function_delivers_a_pairing(stage: &Stage, api_url: &st
             ],
         )
         .await;
-    // The emulator's runtime API at `/.rt` serves its default function, `_`.
-    let invocations = format!("{}/2015-03-31/functions/_/invocations", function.url);
+    let invocations = &function.invocations;
     let http = reqwest::Client::new();
     let started = Instant::now();
     // An empty batch until the function answers, then the stream's batch once.
     loop {
         let answer = http
-            .post(&invocations)
+            .post(invocations)
             .json(&json!({ "Records": [] }))
             .send()
             .await;
@@ -140,7 +139,7 @@ pub async fn the_webhook_function_delivers_a_pairing(stage: &Stage, api_url: &st
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let answer: Value = http
-        .post(&invocations)
+        .post(invocations)
         .json(&batch)
         .send()
         .await
