@@ -46,7 +46,7 @@ soak *args:
 # (Every cargo step of `test` selects the whole workspace, so that all of them share one build:
 # selecting one package or one test target resolves features anew and rebuilds a hundred crates.)
 
-# Run every check and test: formatting, clippy, the Terraform checks (fmt, validate, checkov, schema in step with the code), unit tests, the API suite on SQLite (with a burst that must keep the WAL under its bound) and on DynamoDB (moto) with the Lambda emulator, the bot against a Telegram emulator (and its secrets from SSM on moto), the deploy rehearsal on moto (native zips), the dashboard in headless Chromium, a short load test, clippy on the SDK and the dashboard as wasm32.
+# Run every check and test: formatting, clippy, the Terraform checks (fmt, validate, checkov, schema in step with the code), unit tests, the API suite on SQLite (with a burst that must keep the WAL under its bound) and on DynamoDB (moto) with the Lambda emulator, the bot against a Telegram emulator (and its secrets from SSM on moto), the deploy rehearsal on moto (native zips; the arm64 `just lambda-build` without the release optimizer), the dashboard in headless Chromium, a short load test, clippy on the SDK and the dashboard as wasm32.
 test: lint web browser-tools python-tools infra-check
     cargo build --workspace --all-targets --locked
     cargo test --workspace --locked
