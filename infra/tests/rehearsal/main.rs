@@ -81,7 +81,7 @@ async fn refusals_before_anything_is_built(stage: &Stage) {
 
 /// The `lambda` profile's optimizer settings (Cargo.toml) as `just test` overrides them, in
 /// cargo's own variables: no fat LTO and no size optimization, which take a 2-core machine
-/// 281 s for the API against 154 s without. The recipe, the cross build for arm64 and the
+/// 281 s for the API against about 150 s without. The recipe, the cross build for arm64 and the
 /// zip are the same; `just deploy-rehearsal` builds with the profile as it is, deploys that
 /// build and runs it under qemu.
 const QUICK_LAMBDA_PROFILE: [(&str, &str); 3] = [
