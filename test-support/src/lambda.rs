@@ -76,20 +76,14 @@ impl LambdaRuntime {
     /// Where an invocation's payload is posted; the answer is the function's result.
     pub fn invocations_url(&self) -> String {
         // The runtime API at `/.rt` serves the emulator's default function, `_`.
-        format!(
-            "http://127.0.0.1:{}/2015-03-31/functions/_/invocations",
-            self.port
-        )
+        format!("{}/2015-03-31/functions/_/invocations", self.url())
     }
 
     /// What the Lambda service gives every function, for one named `name` with
     /// `memory_mb` of memory: where its runtime API is, and who it is.
     pub fn function_env(&self, name: &str, memory_mb: u64) -> [(&'static str, String); 4] {
         [
-            (
-                "AWS_LAMBDA_RUNTIME_API",
-                format!("http://127.0.0.1:{}/.rt", self.port),
-            ),
+            ("AWS_LAMBDA_RUNTIME_API", format!("{}/.rt", self.url())),
             ("AWS_LAMBDA_FUNCTION_NAME", name.to_owned()),
             ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory_mb.to_string()),

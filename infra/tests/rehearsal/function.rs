@@ -109,10 +109,9 @@ impl Deployed {
         let function = RunningBinary::start(function);
         Running {
             url: runtime.url(),
-            invocations: runtime.invocations_url(),
             log,
             function,
-            _runtime: runtime,
+            runtime,
         }
     }
 }
@@ -121,14 +120,17 @@ impl Deployed {
 /// it) and its log; stopped when dropped.
 pub struct Running {
     pub url: String,
-    /// Where an invocation's payload is posted (for a function that is not behind a URL).
-    pub invocations: String,
     log: PathBuf,
     function: RunningBinary,
-    _runtime: LambdaRuntime,
+    runtime: LambdaRuntime,
 }
 
 impl Running {
+    /// Where an invocation's payload is posted (for a function that is not behind a URL).
+    pub fn invocations(&self) -> String {
+        self.runtime.invocations_url()
+    }
+
     /// Waits until `ready` (a request to the function) is answered with `status`.
     pub async fn wait_until_answering(
         &mut self,

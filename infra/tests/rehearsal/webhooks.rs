@@ -118,13 +118,13 @@ pub async fn the_webhook_function_delivers_a_pairing(stage: &Stage, api_url: &st
             ],
         )
         .await;
-    let invocations = &function.invocations;
+    let invocations = function.invocations();
     let http = reqwest::Client::new();
     let started = Instant::now();
     // An empty batch until the function answers, then the stream's batch once.
     loop {
         let answer = http
-            .post(invocations)
+            .post(&invocations)
             .json(&json!({ "Records": [] }))
             .send()
             .await;
@@ -139,7 +139,7 @@ pub async fn the_webhook_function_delivers_a_pairing(stage: &Stage, api_url: &st
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let answer: Value = http
-        .post(invocations)
+        .post(&invocations)
         .json(&batch)
         .send()
         .await
