@@ -11,6 +11,12 @@ use anyhow::Context as _;
 use crate::mix::{self, MixConfig, Tally};
 use crate::probe::{Database, Process, mib};
 
+/// How often the soak takes a sample.
+const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+
+/// How many times per sample the WAL's size is looked at (its largest size is sampled).
+const TICKS_PER_SAMPLE: u32 = 10;
+
 /// What to run and what to watch.
 #[derive(Debug, Clone)]
 pub struct SoakConfig {
@@ -167,17 +173,24 @@ pub async fn run(config: &SoakConfig) -> anyhow::Result<Report> {
         tokio::task::spawn_local(async move {
             let mut samples = Vec::new();
             let mut total = Tally::default();
-            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            // The WAL is looked at every tick, a sample taken every `TICKS_PER_SAMPLE`th:
+            // the interval keeps its ticks on a fixed schedule (a late tick is caught up,
+            // not pushed back), so samples come every second on average over any run.
+            let mut tick = tokio::time::interval(SAMPLE_EVERY / TICKS_PER_SAMPLE);
+            // (The first tick is at once.)
+            tick.tick().await;
+            let mut ticks = 0u32;
             let mut wal_max = 0u64;
             let mut second_began = Instant::now();
             loop {
                 tick.tick().await;
+                ticks += 1;
                 if let Some(db) = &database {
                     wal_max = wal_max.max(db.wal_bytes());
                 }
                 let now = Instant::now();
                 let done = now >= until;
-                if now.duration_since(second_began) < Duration::from_secs(1) && !done {
+                if !ticks.is_multiple_of(TICKS_PER_SAMPLE) && !done {
                     continue;
                 }
                 let span = now.duration_since(second_began).as_secs_f64();
