@@ -102,9 +102,12 @@ fn panel(
     for (name, color, points) in lines {
         let color = *color;
         chart
+            // One pixel wide: plotters draws a wider line as a polygon with mitred joins,
+            // which spike far past the data where the line turns sharply (below 0 after
+            // a latency spike).
             .draw_series(LineSeries::new(
                 points.iter().copied(),
-                color.stroke_width(2),
+                color.stroke_width(1),
             ))?
             .label(*name)
             .legend(move |(x, y)| {
