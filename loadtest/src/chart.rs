@@ -100,19 +100,14 @@ fn panel(
         .label_style(("sans-serif", 12))
         .draw()?;
     for (name, color, points) in lines {
-        let color = *color;
+        // One pixel wide: plotters draws a wider line as a polygon with mitred joins,
+        // which spike far past the data where the line turns sharply (below 0 after a
+        // latency spike). The legend shows the same line.
+        let style = color.stroke_width(1);
         chart
-            // One pixel wide: plotters draws a wider line as a polygon with mitred joins,
-            // which spike far past the data where the line turns sharply (below 0 after
-            // a latency spike).
-            .draw_series(LineSeries::new(
-                points.iter().copied(),
-                color.stroke_width(1),
-            ))?
+            .draw_series(LineSeries::new(points.iter().copied(), style))?
             .label(*name)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
-            });
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], style));
     }
     if let Some(bound) = bound {
         chart
