@@ -86,6 +86,9 @@ fn panel(
         .fold(0.0_f64, f64::max)
         .max(1e-3)
         * 1.1;
+    // Enough decimals that no two labels read alike: plotters puts ten or so labels on
+    // the axis, so their step is at least about a twentieth of its span.
+    let decimals = (-(top / 20.0).log10()).ceil().max(0.0) as usize;
     let mut chart = ChartBuilder::on(area)
         .caption(caption, ("sans-serif", 16))
         .margin(8)
@@ -95,7 +98,7 @@ fn panel(
     chart
         .configure_mesh()
         .x_desc("seconds")
-        .y_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| format!("{v:.decimals$}"))
         .x_label_formatter(&|v| format!("{v:.0}"))
         .label_style(("sans-serif", 12))
         .draw()?;
