@@ -43,6 +43,12 @@ soak *args:
     cargo build --release --locked -p api -p loadtest --bins
     scripts/soak {{ args }}
 
+# Show where tandem-api's time goes under the mix on SQLite: perf samples a build with frame pointers, server and generator pinned as in `just bench`, and prints the CPU by thread and function (PROFILE_SECONDS, default 10; tandem-api flags pass through).
+profile *args: perf-tools
+    cargo build --release --locked -p api -p loadtest --bins
+    CARGO_TARGET_DIR="$(scripts/target-dir)/frame-pointers" RUSTFLAGS="-C force-frame-pointers=yes" CFLAGS="-fno-omit-frame-pointer" cargo build --release --locked -p api --bin tandem-api
+    scripts/profile {{ args }}
+
 # (Every cargo step of `test` selects the whole workspace, so that all of them share one build:
 # selecting one package or one test target resolves features anew and rebuilds a hundred crates.)
 
@@ -119,6 +125,15 @@ browser-tools:
     sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
     $sudo apt-get update -qq
     $sudo apt-get install -y -qq chromium chromium-driver
+
+# Install perf from Debian for `just profile` (does nothing when present).
+perf-tools:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    perf --version >/dev/null 2>&1 && exit 0
+    sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq linux-perf
 
 # Install the wasm32 target the SDK and the dashboard build for (does nothing when present).
 wasm-target:
