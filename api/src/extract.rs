@@ -1,17 +1,49 @@
 //! Extractors that reject with [`ApiError`], so every bad request gets the JSON error shape.
 
-use axum::extract::{FromRequest, FromRequestParts};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use sdk::{ShortCode, Token};
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 
 use crate::error::ApiError;
 use crate::pairing::PairingError;
 
-/// `axum::Json` whose rejections are [`ApiError`]s; also a JSON response.
-#[derive(Debug, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// `axum::Json` for a body that must be a JSON object (every body the API reads is one),
+/// whose rejections are [`ApiError`]s; also a JSON response.
+#[derive(Debug)]
 pub struct AppJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        // The JSON as sent, its content type, size and syntax checked; then what it says.
+        // (serde would read an array into a struct too, element by element.)
+        let axum::Json(raw) = axum::Json::<Box<RawValue>>::from_request(request, state).await?;
+        let json = raw.get().trim_start();
+        if !json.starts_with('{') {
+            return Err(ApiError::unacceptable(format!(
+                "the body must be a JSON object, not {}",
+                json_kind(json)
+            )));
+        }
+        let axum::Json(value) = axum::Json::<T>::from_bytes(json.as_bytes())?;
+        Ok(Self(value))
+    }
+}
+
+/// What the JSON value `json` is, told by its first character.
+fn json_kind(json: &str) -> &'static str {
+    match json.chars().next() {
+        Some('[') => "an array",
+        Some('"') => "a string",
+        Some('t' | 'f') => "a boolean",
+        Some('n') => "null",
+        _ => "a number",
+    }
+}
 
 impl<T: serde::Serialize> IntoResponse for AppJson<T> {
     fn into_response(self) -> Response {

@@ -50,6 +50,41 @@ async fn json_that_is_not_an_object_of_the_right_fields_is_422() {
 }
 
 #[tokio::test]
+async fn a_body_that_is_not_a_json_object_is_422_saying_what_it_is_and_changes_nothing() {
+    let app = spawn_app().await;
+    for (body, sent) in [
+        (json!("alice"), "a string"),
+        (json!([]), "an array"),
+        (json!(["a", 60]), "an array"),
+        // Every field in order: serde alone would read this as a token to create.
+        (json!(["a", 60, null, null, null, null]), "an array"),
+        (json!(7), "a number"),
+        (json!(-1.5), "a number"),
+        (json!(true), "a boolean"),
+        (json!(null), "null"),
+    ] {
+        let message = assert_error(app.create(body.clone()).await, 422, "invalid_field").await;
+        assert_eq!(
+            message,
+            format!("the body must be a JSON object, not {sent}"),
+            "{body}"
+        );
+    }
+    // An array of a pairing's one field is not a pairing either.
+    let token = app.create_for("alice").await;
+    let response = app
+        .http
+        .post(app.url(&format!("/v1/tokens/{token}/pair")))
+        .json(&json!(["bob"]))
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, 422, "invalid_field").await;
+    let record: Value = app.get(&token).await.json().await.unwrap();
+    assert_eq!(record["status"], "pending", "{record}");
+}
+
+#[tokio::test]
 async fn a_bad_field_is_told_in_the_apis_words_naming_it_without_the_json_librarys() {
     let app = spawn_app().await;
     let cases = [
@@ -78,7 +113,7 @@ async fn a_bad_field_is_told_in_the_apis_words_naming_it_without_the_json_librar
             "unknown field `colour`",
             Some("colour"),
         ),
-        (json!("alice"), "invalid type", None),
+        (json!("alice"), "the body must be a JSON object", None),
     ];
     for (body, expected, field) in cases {
         let response = app.create(body.clone()).await;
