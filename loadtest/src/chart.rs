@@ -86,9 +86,7 @@ fn panel(
         .fold(0.0_f64, f64::max)
         .max(1e-3)
         * 1.1;
-    // Enough decimals that no two labels read alike: plotters puts ten or so labels on
-    // the axis, so their step is at least about a twentieth of its span.
-    let decimals = (-(top / 20.0).log10()).ceil().max(0.0) as usize;
+    let (x_decimals, y_decimals) = (label_decimals(end), label_decimals(top));
     let mut chart = ChartBuilder::on(area)
         .caption(caption, ("sans-serif", 16))
         .margin(8)
@@ -98,8 +96,8 @@ fn panel(
     chart
         .configure_mesh()
         .x_desc("seconds")
-        .y_label_formatter(&|v| format!("{v:.decimals$}"))
-        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| format!("{v:.y_decimals$}"))
+        .x_label_formatter(&|v| format!("{v:.x_decimals$}"))
         .label_style(("sans-serif", 12))
         .draw()?;
     for (name, color, points) in lines {
@@ -133,6 +131,12 @@ fn panel(
     Ok(())
 }
 
+/// Enough decimals that no two labels of an axis from 0 to `span` read alike: plotters puts
+/// ten or so labels on an axis, so their step is at least about a twentieth of its span.
+fn label_decimals(span: f64) -> usize {
+    (-(span / 20.0).log10()).ceil().max(0.0) as usize
+}
+
 /// Registers DejaVu Sans as plotters' `sans-serif` (read at run time, once).
 fn register_font() -> anyhow::Result<()> {
     static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
@@ -147,4 +151,20 @@ fn register_font() -> anyhow::Result<()> {
         .map_err(|_| anyhow::anyhow!("{FONT} is not a font plotters can read"))?;
     let _ = DONE.set(());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::label_decimals;
+
+    #[test]
+    fn labels_carry_the_decimals_their_step_needs() {
+        // Ten minutes of seconds, or thousands of requests/s: whole numbers.
+        assert_eq!(label_decimals(600.0), 0);
+        assert_eq!(label_decimals(20_000.0), 0);
+        // A 10 s run or a 5 ms p99 steps by half a unit; 0.3 ms by hundredths.
+        assert_eq!(label_decimals(10.0), 1);
+        assert_eq!(label_decimals(5.5), 1);
+        assert_eq!(label_decimals(0.3), 2);
+    }
 }
