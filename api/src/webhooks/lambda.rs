@@ -9,8 +9,10 @@
 //! function cannot handle (the store or the queue failing) fails whole, and Lambda retries
 //! it; messages that keep failing end in the dead-letter queue. Every attempt is recorded in
 //! the endpoint's delivery log, and an endpoint that failed every attempt for the policy's
-//! time is disabled, as on SQLite.
+//! time is disabled, as on SQLite; a batch's attempts are sent at once, but recorded item by
+//! item, so that none overwrites another's record.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -141,8 +143,7 @@ impl DeliveryFunction {
             }
         }
         let count = attempts.len();
-        let results = futures::future::join_all(attempts.iter().map(|r| self.attempt(r))).await;
-        results.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
+        self.attempt_all(&attempts).await?;
         Ok(count)
     }
 
@@ -160,14 +161,59 @@ impl DeliveryFunction {
                 pending.push(retry);
             }
         }
-        let results = futures::future::join_all(pending.iter().map(|r| self.attempt(r))).await;
-        results.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
+        self.attempt_all(&pending).await?;
         Ok(count)
     }
 
-    /// One attempt of `retry` to its endpoint, if it is still there and enabled; records it
-    /// and queues the next one when it failed.
-    async fn attempt(&self, retry: &Retry) -> anyhow::Result<()> {
+    /// Makes the attempts of `retries` at once, then records them. An endpoint's log is one
+    /// item, and so are a tenant's endpoints with their runs of failures: each is written by
+    /// one task, with the batch's attempts in the order they were made, rather than by every
+    /// attempt at once, which would conflict with one another over it.
+    async fn attempt_all(&self, retries: &[Retry]) -> anyhow::Result<()> {
+        let results = futures::future::join_all(retries.iter().map(|r| self.attempt(r))).await;
+        let mut made = Vec::new();
+        for result in results {
+            made.extend(result?);
+        }
+        made.sort_by_key(|a| a.finished.attempt.at);
+        let mut logs: BTreeMap<&str, (&TenantId, Vec<Delivery>)> = BTreeMap::new();
+        let mut notes: BTreeMap<&str, Vec<&Attempted>> = BTreeMap::new();
+        for attempted in &made {
+            logs.entry(&attempted.webhook_id)
+                .or_insert_with(|| (&attempted.tenant, Vec::new()))
+                .1
+                .push(attempted.delivery.clone());
+            notes
+                .entry(attempted.tenant.as_str())
+                .or_default()
+                .push(attempted);
+        }
+        let logs = futures::future::try_join_all(logs.into_iter().map(
+            |(webhook_id, (tenant, deliveries))| async move {
+                self.store
+                    .log_deliveries(tenant, webhook_id, &deliveries)
+                    .await
+            },
+        ));
+        let notes = futures::future::try_join_all(notes.into_values().map(|attempts| async move {
+            for attempted in attempts {
+                self.store
+                    .note_attempt(
+                        &attempted.tenant,
+                        &attempted.webhook_id,
+                        &attempted.finished,
+                    )
+                    .await?;
+            }
+            Ok::<_, crate::store::StoreError>(())
+        }));
+        futures::future::try_join(logs, notes).await?;
+        Ok(())
+    }
+
+    /// One attempt of `retry` to its endpoint, if it is still there and enabled; queues the
+    /// next one when it failed. Returns what is to be recorded of it.
+    async fn attempt(&self, retry: &Retry) -> anyhow::Result<Option<Attempted>> {
         let tenant = TenantId::parse(&retry.tenant).map_err(anyhow::Error::msg)?;
         let (entries, _) = self.store.endpoints(&tenant).await?;
         let Some(entry) = entries
@@ -175,7 +221,7 @@ impl DeliveryFunction {
             .find(|e| e.webhook.id == retry.webhook_id && e.webhook.enabled)
         else {
             // Deleted or disabled since: its deliveries stop.
-            return Ok(());
+            return Ok(None);
         };
         let now = Utc::now();
         let stored = crate::store::webhooks::StoredWebhook {
@@ -205,13 +251,12 @@ impl DeliveryFunction {
             })
             .await?;
         }
-        self.store
-            .log_delivery(&tenant, &due.webhook_id, logged(retry, attempts, &finished))
-            .await?;
-        self.store
-            .note_attempt(&tenant, &due.webhook_id, &finished)
-            .await?;
-        Ok(())
+        Ok(Some(Attempted {
+            tenant,
+            delivery: logged(retry, attempts, &finished),
+            webhook_id: due.webhook_id,
+            finished,
+        }))
     }
 
     /// Puts `retry` on the queue, delayed until it is due (or as long as SQS allows).
@@ -228,6 +273,16 @@ impl DeliveryFunction {
             .context("queueing a webhook retry")?;
         Ok(())
     }
+}
+
+/// An attempt made, as its endpoint's records take it.
+struct Attempted {
+    tenant: TenantId,
+    webhook_id: String,
+    /// Its entry in the endpoint's log.
+    delivery: Delivery,
+    /// How it went, for the endpoint's run of failures.
+    finished: Finished,
 }
 
 /// The delivery log's entry after an attempt.

@@ -109,42 +109,15 @@ fn queue_batch(queue_url: &str) -> Value {
 #[tokio::test]
 #[ignore = "needs cargo-lambda and a local AWS stand-in (moto); `just test` runs it"]
 async fn the_delivery_function_delivers_a_pairing_from_the_stream_and_retries_through_sqs() {
-    let receiver = WebhookReceiver::start().await;
-    let (client, _) = local_dynamodb_client().await;
-    let table = format!("tandem-webhooks-{}", uuid::Uuid::new_v4().simple());
-    DynamoStore::create_table(&client, &table).await.unwrap();
-    let described = client
-        .describe_table()
-        .table_name(&table)
-        .send()
-        .await
-        .unwrap();
-    let stream_arn = described.table.unwrap().latest_stream_arn.unwrap();
-    let queue = aws(&[
-        "sqs",
-        "create-queue",
-        "--queue-name",
-        &format!("{table}-retries"),
-    ]);
-    let queue_url = queue["QueueUrl"].as_str().unwrap().to_owned();
-    let store = DynamoStore::connect(client, &table).await.unwrap();
-    let tenant = TenantId::local();
-    let endpoint = StoredWebhook {
-        webhook: Webhook {
-            id: api::webhooks::new_id(),
-            url: receiver.url(),
-            events: EventType::SUBSCRIBABLE.to_vec(),
-            description: None,
-            enabled: true,
-            disabled_reason: None,
-            created_at: chrono::Utc::now(),
-            previous_secret_until: None,
-        },
-        secret: api::webhooks::new_secret(),
-        previous_secret: None,
-    };
-    store.create_webhook(&tenant, &endpoint).await.unwrap();
-    receiver.trust(&endpoint.secret).await;
+    let Setup {
+        receiver,
+        store,
+        stream_arn,
+        queue_url,
+        table,
+        tenant,
+        endpoint,
+    } = Setup::new().await;
     receiver
         .configure(json!({ "mode": "fail", "fail_count": 1 }))
         .await;
@@ -193,6 +166,123 @@ async fn the_delivery_function_delivers_a_pairing_from_the_stream_and_retries_th
         (log[0].status, log[0].attempts),
         (DeliveryStatus::Delivered, 2)
     );
+}
+
+#[tokio::test]
+#[ignore = "needs cargo-lambda and a local AWS stand-in (moto); `just test` runs it"]
+async fn every_attempt_of_a_batch_is_logged_and_noted_however_many_go_to_one_endpoint() {
+    const PAIRINGS: usize = 12;
+    let Setup {
+        receiver,
+        store,
+        stream_arn,
+        queue_url,
+        table,
+        tenant,
+        endpoint,
+    } = Setup::new().await;
+    // Every attempt fails, so that each one also adds to the endpoint's run of failures.
+    receiver
+        .configure(json!({ "mode": "fail", "fail_count": 1000 }))
+        .await;
+    let store: Arc<dyn Store> = Arc::new(store);
+    let api = ApiServer::start(AppState::new(Arc::clone(&store), Arc::new(SystemClock))).await;
+    let sdk = sdk::Client::new(&api.url);
+    let (alice, bob) = (
+        EntityId::parse("alice").unwrap(),
+        EntityId::parse("bob").unwrap(),
+    );
+    for _ in 0..PAIRINGS {
+        let created = sdk.create_token(&CreateToken::new(&alice)).await.unwrap();
+        sdk.pair(&created.token, &bob).await.unwrap();
+    }
+
+    // One batch: its attempts to the one endpoint run at once.
+    let function = DeliveryFunction::start(&table, &queue_url).await;
+    let answer = function.invoke(&stream_so_far(&stream_arn)).await;
+    assert_eq!(answer["attempts"], PAIRINGS, "{answer}");
+    // Once each: a batch that failed part way would be run again (here by `invoke`, on
+    // Lambda by its retry of the batch), and every attempt sent again.
+    assert_eq!(receiver.received().await.len(), PAIRINGS);
+    let log = store
+        .deliveries(&tenant, &endpoint.webhook.id, 50)
+        .await
+        .unwrap();
+    let events: std::collections::HashSet<_> = log.iter().map(|d| &d.event_id).collect();
+    assert_eq!(
+        (log.len(), events.len()),
+        (PAIRINGS, PAIRINGS),
+        "every attempt is in the log, once: {log:#?}"
+    );
+    for delivery in &log {
+        assert_eq!(
+            (delivery.status, delivery.attempts),
+            (DeliveryStatus::Pending, 1),
+            "{delivery:?}"
+        );
+    }
+}
+
+/// A table with its stream, a retry queue, and one endpoint of the local tenant (every
+/// event type) at a receiver that trusts its secret.
+struct Setup {
+    receiver: WebhookReceiver,
+    store: DynamoStore,
+    stream_arn: String,
+    queue_url: String,
+    table: String,
+    tenant: TenantId,
+    endpoint: StoredWebhook,
+}
+
+impl Setup {
+    async fn new() -> Self {
+        let receiver = WebhookReceiver::start().await;
+        let (client, _) = local_dynamodb_client().await;
+        let table = format!("tandem-webhooks-{}", uuid::Uuid::new_v4().simple());
+        DynamoStore::create_table(&client, &table).await.unwrap();
+        let described = client
+            .describe_table()
+            .table_name(&table)
+            .send()
+            .await
+            .unwrap();
+        let stream_arn = described.table.unwrap().latest_stream_arn.unwrap();
+        let queue = aws(&[
+            "sqs",
+            "create-queue",
+            "--queue-name",
+            &format!("{table}-retries"),
+        ]);
+        let queue_url = queue["QueueUrl"].as_str().unwrap().to_owned();
+        let store = DynamoStore::connect(client, &table).await.unwrap();
+        let tenant = TenantId::local();
+        let endpoint = StoredWebhook {
+            webhook: Webhook {
+                id: api::webhooks::new_id(),
+                url: receiver.url(),
+                events: EventType::SUBSCRIBABLE.to_vec(),
+                description: None,
+                enabled: true,
+                disabled_reason: None,
+                created_at: chrono::Utc::now(),
+                previous_secret_until: None,
+            },
+            secret: api::webhooks::new_secret(),
+            previous_secret: None,
+        };
+        store.create_webhook(&tenant, &endpoint).await.unwrap();
+        receiver.trust(&endpoint.secret).await;
+        Self {
+            receiver,
+            store,
+            stream_arn,
+            queue_url,
+            table,
+            tenant,
+            endpoint,
+        }
+    }
 }
 
 /// This build's `tandem-api` as the webhook function, polling the runtime API of the Lambda

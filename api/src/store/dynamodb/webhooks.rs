@@ -4,7 +4,7 @@
 //! - `whtest#EVENT` → `owner`, `webhook_id`, `body`, and a TTL of an hour: a test event,
 //!   which reaches the delivery function through the table's stream like every other event;
 //! - `whlog#WEBHOOK` → `owner`, `deliveries` (JSON, the 50 most recent, newest first), as the
-//!   delivery function last recorded them.
+//!   delivery function last recorded them, and `version` (each write is conditional on it).
 //!
 //! A token's events need no write of their own: the delivery function reads them from the
 //! stream of the table's changes (see [`crate::webhooks::stream`]). So the API has no outbox
@@ -80,6 +80,9 @@ struct LogItem {
     token: String,
     owner: String,
     deliveries: String,
+    /// Each write is a conditional `PutItem` on it (a log written before it counts as 0).
+    #[serde(default)]
+    version: i64,
 }
 
 fn endpoints_key(tenant: &TenantId) -> String {
@@ -158,32 +161,52 @@ impl DynamoStore {
         ))
     }
 
-    /// Records `delivery` as the latest of the endpoint's log.
-    pub(crate) async fn log_delivery(
+    /// Records `deliveries` (oldest first) as the latest of the endpoint's log: a write
+    /// conditional on the version read, so that two writers never drop each other's
+    /// entries; again on a fresh read when another wrote first.
+    pub(crate) async fn log_deliveries(
         &self,
         tenant: &TenantId,
         webhook_id: &str,
-        delivery: Delivery,
+        deliveries: &[Delivery],
     ) -> Result<(), StoreError> {
-        let mut log = self.delivery_log(tenant, webhook_id).await?;
-        log.retain(|d| d.event_id != delivery.event_id);
-        log.insert(0, delivery);
-        log.truncate(LOG_LENGTH);
-        let item = to_item(&LogItem {
-            token: log_key(webhook_id),
-            owner: tenant.as_str().to_owned(),
-            deliveries: serde_json::to_string(&log).map_err(json_error)?,
-        })?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| {
-                StoreError::backend("recording a webhook delivery", e.into_service_error())
+        let context = "recording webhook deliveries";
+        for _ in 0..CHANGE_RETRIES {
+            let (mut log, version) = self.delivery_log(tenant, webhook_id).await?;
+            for delivery in deliveries {
+                log.retain(|d| d.event_id != delivery.event_id);
+                log.insert(0, delivery.clone());
+            }
+            log.truncate(LOG_LENGTH);
+            let item = to_item(&LogItem {
+                token: log_key(webhook_id),
+                owner: tenant.as_str().to_owned(),
+                deliveries: serde_json::to_string(&log).map_err(json_error)?,
+                version: version + 1,
             })?;
-        Ok(())
+            let put = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(version) OR version = :read")
+                .expression_attribute_values(":read", n(version))
+                .send()
+                .await;
+            match put {
+                Ok(_) => return Ok(()),
+                Err(e) => {
+                    let e = e.into_service_error();
+                    if !e.is_conditional_check_failed_exception() {
+                        return Err(StoreError::backend(context, e));
+                    }
+                }
+            }
+        }
+        Err(StoreError::backend(
+            context,
+            "the log kept changing meanwhile; try again",
+        ))
     }
 
     /// Keeps the endpoint's run of failures after an attempt: a success ends it, a failure
@@ -232,22 +255,24 @@ impl DynamoStore {
         .map(drop)
     }
 
+    /// The endpoint's log and the version it was read at (0: none yet).
     async fn delivery_log(
         &self,
         tenant: &TenantId,
         webhook_id: &str,
-    ) -> Result<Vec<Delivery>, StoreError> {
+    ) -> Result<(Vec<Delivery>, i64), StoreError> {
         let Some(item) = self
             .read_item(log_key(webhook_id), "reading webhook deliveries")
             .await?
         else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), 0));
         };
         let item: LogItem = from_item(item)?;
         if item.owner != tenant.as_str() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), item.version));
         }
-        serde_json::from_str(&item.deliveries).map_err(json_error)
+        let log = serde_json::from_str(&item.deliveries).map_err(json_error)?;
+        Ok((log, item.version))
     }
 }
 
@@ -367,7 +392,7 @@ impl WebhookStore for DynamoStore {
         id: &str,
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let mut log = self.delivery_log(tenant, id).await?;
+        let (mut log, _) = self.delivery_log(tenant, id).await?;
         log.truncate(limit);
         Ok(log)
     }
