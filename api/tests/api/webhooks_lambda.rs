@@ -109,38 +109,34 @@ fn queue_batch(queue_url: &str) -> Value {
 #[tokio::test]
 #[ignore = "needs cargo-lambda and a local AWS stand-in (moto); `just test` runs it"]
 async fn the_delivery_function_delivers_a_pairing_from_the_stream_and_retries_through_sqs() {
-    let Setup {
-        receiver,
-        store,
-        stream_arn,
-        queue_url,
-        table,
-        tenant,
-        endpoint,
-    } = Setup::new().await;
-    receiver
+    let setup = Setup::new().await;
+    setup
+        .receiver
         .configure(json!({ "mode": "fail", "fail_count": 1 }))
         .await;
 
     // A pairing through the API on that table.
-    let store: Arc<dyn Store> = Arc::new(store);
-    let api = ApiServer::start(AppState::new(Arc::clone(&store), Arc::new(SystemClock))).await;
-    let sdk = sdk::Client::new(&api.url);
     let alice = EntityId::parse("alice").unwrap();
-    let created = sdk.create_token(&CreateToken::new(&alice)).await.unwrap();
-    sdk.pair(&created.token, &EntityId::parse("bob").unwrap())
+    let created = setup
+        .sdk
+        .create_token(&CreateToken::new(&alice))
+        .await
+        .unwrap();
+    setup
+        .sdk
+        .pair(&created.token, &EntityId::parse("bob").unwrap())
         .await
         .unwrap();
 
-    let function = DeliveryFunction::start(&table, &queue_url).await;
-    let first = function.invoke(&stream_so_far(&stream_arn)).await;
+    let function = DeliveryFunction::start(&setup.table, &setup.queue_url).await;
+    let first = function.invoke(&stream_so_far(&setup.stream_arn)).await;
     assert_eq!(first["attempts"], 1, "one event for one endpoint: {first}");
-    let retry = queue_batch(&queue_url);
+    let retry = queue_batch(&setup.queue_url);
     assert_eq!(retry["Records"].as_array().unwrap().len(), 1, "{retry}");
     let second = function.invoke(&retry).await;
     assert_eq!(second["attempts"], 1, "{second}");
 
-    let received = receiver.received().await;
+    let received = setup.receiver.received().await;
     assert_eq!(received.len(), 2, "{received:#?}");
     assert_eq!(
         [&received[0]["answered"], &received[1]["answered"]],
@@ -157,8 +153,9 @@ async fn the_delivery_function_delivers_a_pairing_from_the_stream_and_retries_th
     assert_eq!(event["type"], "token.paired");
     assert_eq!(event["data"]["token"], created.token.as_str());
     assert_eq!(event["data"]["entity_b"], "bob");
-    let log = store
-        .deliveries(&tenant, &endpoint.webhook.id, 10)
+    let log = setup
+        .store
+        .deliveries(&setup.tenant, &setup.endpoint.webhook.id, 10)
         .await
         .unwrap();
     assert_eq!(log.len(), 1);
@@ -172,40 +169,35 @@ async fn the_delivery_function_delivers_a_pairing_from_the_stream_and_retries_th
 #[ignore = "needs cargo-lambda and a local AWS stand-in (moto); `just test` runs it"]
 async fn every_attempt_of_a_batch_is_logged_and_noted_however_many_go_to_one_endpoint() {
     const PAIRINGS: usize = 12;
-    let Setup {
-        receiver,
-        store,
-        stream_arn,
-        queue_url,
-        table,
-        tenant,
-        endpoint,
-    } = Setup::new().await;
+    let setup = Setup::new().await;
     // Every attempt fails, so that each one also adds to the endpoint's run of failures.
-    receiver
+    setup
+        .receiver
         .configure(json!({ "mode": "fail", "fail_count": 1000 }))
         .await;
-    let store: Arc<dyn Store> = Arc::new(store);
-    let api = ApiServer::start(AppState::new(Arc::clone(&store), Arc::new(SystemClock))).await;
-    let sdk = sdk::Client::new(&api.url);
     let (alice, bob) = (
         EntityId::parse("alice").unwrap(),
         EntityId::parse("bob").unwrap(),
     );
     for _ in 0..PAIRINGS {
-        let created = sdk.create_token(&CreateToken::new(&alice)).await.unwrap();
-        sdk.pair(&created.token, &bob).await.unwrap();
+        let created = setup
+            .sdk
+            .create_token(&CreateToken::new(&alice))
+            .await
+            .unwrap();
+        setup.sdk.pair(&created.token, &bob).await.unwrap();
     }
 
     // One batch: its attempts to the one endpoint run at once.
-    let function = DeliveryFunction::start(&table, &queue_url).await;
-    let answer = function.invoke(&stream_so_far(&stream_arn)).await;
+    let function = DeliveryFunction::start(&setup.table, &setup.queue_url).await;
+    let answer = function.invoke(&stream_so_far(&setup.stream_arn)).await;
     assert_eq!(answer["attempts"], PAIRINGS, "{answer}");
     // Once each: a batch that failed part way would be run again (here by `invoke`, on
     // Lambda by its retry of the batch), and every attempt sent again.
-    assert_eq!(receiver.received().await.len(), PAIRINGS);
-    let log = store
-        .deliveries(&tenant, &endpoint.webhook.id, 50)
+    assert_eq!(setup.receiver.received().await.len(), PAIRINGS);
+    let log = setup
+        .store
+        .deliveries(&setup.tenant, &setup.endpoint.webhook.id, 50)
         .await
         .unwrap();
     let events: std::collections::HashSet<_> = log.iter().map(|d| &d.event_id).collect();
@@ -223,11 +215,14 @@ async fn every_attempt_of_a_batch_is_logged_and_noted_however_many_go_to_one_end
     }
 }
 
-/// A table with its stream, a retry queue, and one endpoint of the local tenant (every
-/// event type) at a receiver that trusts its secret.
+/// A table with its stream, a retry queue, one endpoint of the local tenant (every event
+/// type) at a receiver that trusts its secret, and the API on the table.
 struct Setup {
     receiver: WebhookReceiver,
-    store: DynamoStore,
+    store: Arc<dyn Store>,
+    /// The API on the table, and a client of it.
+    _api: ApiServer,
+    sdk: sdk::Client,
     stream_arn: String,
     queue_url: String,
     table: String,
@@ -273,9 +268,13 @@ impl Setup {
         };
         store.create_webhook(&tenant, &endpoint).await.unwrap();
         receiver.trust(&endpoint.secret).await;
+        let store: Arc<dyn Store> = Arc::new(store);
+        let api = ApiServer::start(AppState::new(Arc::clone(&store), Arc::new(SystemClock))).await;
         Self {
             receiver,
             store,
+            sdk: sdk::Client::new(&api.url),
+            _api: api,
             stream_arn,
             queue_url,
             table,

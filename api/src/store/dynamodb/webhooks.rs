@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use super::DynamoStore;
-use super::item::{from_item, millis, n, to_item};
+use super::item::{Item, from_item, millis, n, to_item};
 use crate::domain::TenantId;
 use crate::store::StoreError;
 use crate::store::webhooks::{
@@ -136,29 +136,44 @@ impl DynamoStore {
                 endpoints: serde_json::to_string(&entries).map_err(json_error)?,
                 version: version + 1,
             })?;
-            let put = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(version) OR version = :read")
-                .expression_attribute_values(":read", n(version))
-                .send()
-                .await;
-            match put {
-                Ok(_) => return Ok(Some(result)),
-                Err(e) => {
-                    let e = e.into_service_error();
-                    if !e.is_conditional_check_failed_exception() {
-                        return Err(StoreError::backend(context, e));
-                    }
-                }
+            if self.put_at_version(item, version, context).await? {
+                return Ok(Some(result));
             }
         }
         Err(StoreError::backend(
             context,
             "the endpoints kept changing meanwhile; try again",
         ))
+    }
+
+    /// Puts `item` if the stored one is still at `version` (or has none: not written yet, or
+    /// before versions); returns whether it did, `false` when another write came first.
+    async fn put_at_version(
+        &self,
+        item: Item,
+        version: i64,
+        context: &'static str,
+    ) -> Result<bool, StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(version) OR version = :read")
+            .expression_attribute_values(":read", n(version))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_conditional_check_failed_exception() {
+                    Ok(false)
+                } else {
+                    Err(StoreError::backend(context, e))
+                }
+            }
+        }
     }
 
     /// Records `deliveries` (oldest first) as the latest of the endpoint's log: a write
@@ -184,23 +199,8 @@ impl DynamoStore {
                 deliveries: serde_json::to_string(&log).map_err(json_error)?,
                 version: version + 1,
             })?;
-            let put = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(version) OR version = :read")
-                .expression_attribute_values(":read", n(version))
-                .send()
-                .await;
-            match put {
-                Ok(_) => return Ok(()),
-                Err(e) => {
-                    let e = e.into_service_error();
-                    if !e.is_conditional_check_failed_exception() {
-                        return Err(StoreError::backend(context, e));
-                    }
-                }
+            if self.put_at_version(item, version, context).await? {
+                return Ok(());
             }
         }
         Err(StoreError::backend(
