@@ -163,6 +163,15 @@ impl SqliteStore {
         })
     }
 
+    /// The outcome of a committed write; wakes the delivery worker when the write queued
+    /// webhook deliveries.
+    fn delivered<T>(&self, done: writes::Announced<T>) -> T {
+        if done.queued {
+            self.outbox.notify_one();
+        }
+        done.outcome
+    }
+
     /// Runs a short read (one row by key) right here when a reader is free, else on the
     /// blocking thread pool; either way it never waits for the writer.
     async fn read<R, F>(&self, context: &'static str, f: F) -> Result<R, StoreError>
@@ -259,14 +268,13 @@ impl Store for SqliteStore {
             guesser: attempt.guesser.to_owned(),
             limits: attempt.limits,
         };
-        let outcome = self
+        let done = self
             .writer
             .run("pairing by short code", move |conn| {
                 Ok(writes::pair_by_code(conn, &row, millis(now))?)
             })
             .await?;
-        self.outbox.notify_one();
-        Ok(outcome)
+        Ok(self.delivered(done))
     }
 
     async fn get(
@@ -291,14 +299,13 @@ impl Store for SqliteStore {
     ) -> Result<PairOutcome, StoreError> {
         let (tenant, token) = (tenant.as_str().to_owned(), token.as_str().to_owned());
         let entity_b = entity_b.as_str().to_owned();
-        let outcome = self
+        let done = self
             .writer
             .run("pairing a token", move |conn| {
                 Ok(writes::pair(conn, &tenant, &token, &entity_b, millis(now))?)
             })
             .await?;
-        self.outbox.notify_one();
-        Ok(outcome)
+        Ok(self.delivered(done))
     }
 
     async fn delete(
@@ -308,14 +315,13 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<Option<TokenRecord>, StoreError> {
         let (tenant, token) = (tenant.as_str().to_owned(), token.as_str().to_owned());
-        let deleted = self
+        let done = self
             .writer
             .run("deleting a token", move |conn| {
                 Ok(writes::delete(conn, &tenant, &token, millis(now))?)
             })
             .await?;
-        self.outbox.notify_one();
-        Ok(deleted)
+        Ok(self.delivered(done))
     }
 
     async fn list(

@@ -20,12 +20,21 @@ use crate::store::webhooks::{
     DueDelivery, Finished, NextStep, OutboundEvent, StoredWebhook, WebhookChange, WebhookStore,
 };
 
-/// The columns [`webhook_from_row`] reads, in order.
-const WEBHOOK_COLUMNS: &str = "id, url, events, description, enabled, disabled_reason, \
-     created_at, previous_secret_until, secret, previous_secret";
+/// The columns [`webhook_from_row`] reads, in order. (Macros, so that each statement's SQL
+/// is one string fixed at compile time, not formatted again at every call.)
+macro_rules! webhook_columns {
+    () => {
+        "id, url, events, description, enabled, disabled_reason, created_at, \
+         previous_secret_until, secret, previous_secret"
+    };
+}
 
-/// The condition that the endpoint `webhooks` row gets events of type `?type`.
-const SUBSCRIBED: &str = "instr(' ' || events || ' ', ' ' || ?2 || ' ') > 0";
+/// The condition that the endpoint `webhooks` row gets events of type `?2`.
+macro_rules! subscribed {
+    () => {
+        "instr(' ' || events || ' ', ' ' || ?2 || ' ') > 0"
+    };
+}
 
 fn webhook_from_row(row: &Row<'_>) -> rusqlite::Result<StoredWebhook> {
     let events: String = row.get(2)?;
@@ -77,8 +86,10 @@ pub(super) fn create(
 }
 
 pub(super) fn list(conn: &Connection, tenant: &str) -> rusqlite::Result<Vec<StoredWebhook>> {
-    conn.prepare_cached(&format!(
-        "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE tenant = ?1 ORDER BY created_at, id"
+    conn.prepare_cached(concat!(
+        "SELECT ",
+        webhook_columns!(),
+        " FROM webhooks WHERE tenant = ?1 ORDER BY created_at, id"
     ))?
     .query_map(params![tenant], webhook_from_row)?
     .collect()
@@ -89,8 +100,10 @@ pub(super) fn get(
     tenant: &str,
     id: &str,
 ) -> rusqlite::Result<Option<StoredWebhook>> {
-    conn.prepare_cached(&format!(
-        "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = ?1 AND tenant = ?2"
+    conn.prepare_cached(concat!(
+        "SELECT ",
+        webhook_columns!(),
+        " FROM webhooks WHERE id = ?1 AND tenant = ?2"
     ))?
     .query_row(params![id, tenant], webhook_from_row)
     .optional()
@@ -150,11 +163,12 @@ pub(super) fn enqueue(
     tenant: &str,
     event: &OutboundEvent,
 ) -> rusqlite::Result<usize> {
-    conn.prepare_cached(&format!(
+    conn.prepare_cached(concat!(
         "INSERT INTO webhook_deliveries
              (webhook_id, event_id, event_type, body, created_at, status, next_at)
          SELECT id, ?3, ?2, ?4, ?5, 'pending', ?5 FROM webhooks
-         WHERE tenant = ?1 AND enabled AND {SUBSCRIBED}"
+         WHERE tenant = ?1 AND enabled AND ",
+        subscribed!()
     ))?
     .execute(params![
         tenant,
@@ -172,29 +186,33 @@ pub(super) fn subscribed(
     tenant: &str,
     event_type: EventType,
 ) -> rusqlite::Result<bool> {
-    conn.prepare_cached(&format!(
-        "SELECT EXISTS (SELECT 1 FROM webhooks WHERE tenant = ?1 AND enabled AND {SUBSCRIBED})"
+    conn.prepare_cached(concat!(
+        "SELECT EXISTS (SELECT 1 FROM webhooks WHERE tenant = ?1 AND enabled AND ",
+        subscribed!(),
+        ")"
     ))?
     .query_row(params![tenant, event_type.as_str()], |row| row.get(0))
 }
 
-/// Queues `event_type` about `record` for the tenant's subscribed endpoints, if it has any.
+/// Queues `event_type` about `record` for the tenant's subscribed endpoints, if it has any;
+/// whether it queued a delivery (so that the delivery worker need be woken).
 pub(super) fn announce(
     conn: &Connection,
     tenant: &str,
     event_type: EventType,
     record: &TokenRecord,
     now: i64,
-) -> rusqlite::Result<()> {
-    if subscribed(conn, tenant, event_type)? {
-        let at = DateTime::from_timestamp_millis(now).unwrap_or_default();
-        enqueue(
-            conn,
-            tenant,
-            &OutboundEvent::about_token(event_type, record, at),
-        )?;
+) -> rusqlite::Result<bool> {
+    if !subscribed(conn, tenant, event_type)? {
+        return Ok(false);
     }
-    Ok(())
+    let at = DateTime::from_timestamp_millis(now).unwrap_or_default();
+    let queued = enqueue(
+        conn,
+        tenant,
+        &OutboundEvent::about_token(event_type, record, at),
+    )?;
+    Ok(queued > 0)
 }
 
 /// Queues `event` for the endpoint `id` of `tenant` alone; whether it exists.

@@ -18,6 +18,23 @@ use crate::store::{
     RateLease, StoreError, WHOLE_TENANT,
 };
 
+/// What a write did, and whether it queued webhook deliveries: the delivery worker is woken
+/// (once the write has committed) only then.
+pub(super) struct Announced<T> {
+    pub outcome: T,
+    pub queued: bool,
+}
+
+impl<T> Announced<T> {
+    /// An outcome that queued no delivery.
+    fn quiet(outcome: T) -> Self {
+        Self {
+            outcome,
+            queued: false,
+        }
+    }
+}
+
 /// Pairs `entity_b` with the live, pending record `token`: one `UPDATE … RETURNING`;
 /// when it changes nothing, the record as it is says why.
 pub(super) fn pair(
@@ -26,7 +43,7 @@ pub(super) fn pair(
     token: &str,
     entity_b: &str,
     now: i64,
-) -> rusqlite::Result<PairOutcome> {
+) -> rusqlite::Result<Announced<PairOutcome>> {
     let paired = conn
         .prepare_cached(concat!(
             "UPDATE tokens
@@ -42,13 +59,16 @@ pub(super) fn pair(
         .optional()?;
     Ok(match paired {
         Some(record) => {
-            webhooks::announce(conn, tenant, EventType::TokenPaired, &record, now)?;
-            PairOutcome::Paired(record)
+            let queued = webhooks::announce(conn, tenant, EventType::TokenPaired, &record, now)?;
+            Announced {
+                outcome: PairOutcome::Paired(record),
+                queued,
+            }
         }
-        None => match select_live(conn, tenant, token, now)? {
+        None => Announced::quiet(match select_live(conn, tenant, token, now)? {
             Some(record) => PairOutcome::Unchanged(record),
             None => PairOutcome::Missing,
-        },
+        }),
     })
 }
 
@@ -71,7 +91,7 @@ pub(super) fn pair_by_code(
     conn: &Connection,
     attempt: &CodeAttemptRow,
     now: i64,
-) -> rusqlite::Result<CodeOutcome> {
+) -> rusqlite::Result<Announced<CodeOutcome>> {
     let tenant = attempt.tenant.as_str();
     let window = GuessWindow::containing_ms(now);
     let limited = reads::code_failures(conn, tenant, &attempt.guesser, now)?
@@ -79,9 +99,9 @@ pub(super) fn pair_by_code(
         || reads::code_failures(conn, tenant, WHOLE_TENANT, now)?
             >= u64::from(attempt.limits.per_tenant);
     if limited {
-        return Ok(CodeOutcome::Limited {
+        return Ok(Announced::quiet(CodeOutcome::Limited {
             until: window.end(),
-        });
+        }));
     }
     let presenter = attempt.presenter.as_str();
     let token = match &attempt.code {
@@ -89,9 +109,12 @@ pub(super) fn pair_by_code(
         None => None,
     };
     if let Some(token) = token {
-        let outcome = pair(conn, tenant, token.as_str(), presenter, now)?;
+        let Announced { outcome, queued } = pair(conn, tenant, token.as_str(), presenter, now)?;
         if let Some(found) = CodeOutcome::found(outcome, &attempt.presenter) {
-            return Ok(CodeOutcome::Found(found));
+            return Ok(Announced {
+                outcome: CodeOutcome::Found(found),
+                queued,
+            });
         }
     }
     let mut count = conn.prepare_cached(
@@ -102,7 +125,7 @@ pub(super) fn pair_by_code(
     for guesser in [attempt.guesser.as_str(), WHOLE_TENANT] {
         count.execute(params![tenant, guesser, window.start_ms])?;
     }
-    Ok(CodeOutcome::Failed)
+    Ok(Announced::quiet(CodeOutcome::Failed))
 }
 
 /// Takes up to `want` of `key`'s `budget` for the second at `second_ms`.
@@ -141,17 +164,20 @@ pub(super) fn delete(
     tenant: &str,
     token: &str,
     now: i64,
-) -> rusqlite::Result<Option<TokenRecord>> {
+) -> rusqlite::Result<Announced<Option<TokenRecord>>> {
     let Some(record) = select_live(conn, tenant, token, now)? else {
-        return Ok(None);
+        return Ok(Announced::quiet(None));
     };
     conn.prepare_cached(
         "UPDATE tokens SET deleted_at = ?3, expires_at = ?3
          WHERE token = ?1 AND tenant = ?2",
     )?
     .execute(params![token, tenant, now])?;
-    webhooks::announce(conn, tenant, EventType::TokenDeleted, &record, now)?;
-    Ok(Some(record))
+    let queued = webhooks::announce(conn, tenant, EventType::TokenDeleted, &record, now)?;
+    Ok(Announced {
+        outcome: Some(record),
+        queued,
+    })
 }
 
 /// Deletes up to [`PURGE_BATCH`] records that expired (or were deleted) more than
