@@ -2,8 +2,25 @@
 
 use clap::Parser as _;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    runtime()?.block_on(run())
+}
+
+/// The async runtime. On one core (a pinned process, or a container with one CPU's quota),
+/// tokio's single-threaded scheduler: the work-stealing one, with one worker, only adds
+/// synchronisation (about a tenth more requests a second without it under the load-test
+/// mix on SQLite; README, "Load test and benchmarks"). On more cores, the work-stealing one.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let mut builder = if cores == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    builder.enable_all().build()
+}
+
+async fn run() -> anyhow::Result<()> {
     let config = api::config::Config::parse();
     let on_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
     api::telemetry::init(&config.log_filter, on_lambda);

@@ -208,7 +208,20 @@ fn profile_dir() -> PathBuf {
 /// 127.0.0.1, logging at `info` (so that [`RunningBinary::start_listening`] sees where it
 /// listens), and not under Lambda or with keys from the test's environment. Add `--store`.
 pub fn tandem_api_command(binary: impl AsRef<OsStr>) -> Command {
-    let mut command = Command::new(binary);
+    local_server(Command::new(binary))
+}
+
+/// As [`tandem_api_command`], pinned to one core (`taskset -c 0`, as `just bench` runs it),
+/// where it serves on tokio's single-threaded scheduler.
+pub fn tandem_api_command_on_one_core(binary: impl AsRef<OsStr>) -> Command {
+    let mut command = Command::new("taskset");
+    command.args(["-c", "0"]).arg(binary);
+    local_server(command)
+}
+
+/// `command` (`tandem-api`, or what starts it) with the arguments and environment of
+/// [`tandem_api_command`].
+fn local_server(mut command: Command) -> Command {
     command
         .args(["--listen", "127.0.0.1:0"])
         .env("RUST_LOG", "info")

@@ -15,7 +15,9 @@ mod server;
 pub mod telegram;
 pub mod webhooks;
 
-pub use binary::{RunningBinary, tandem_api_command, target_dir, workspace_binary};
+pub use binary::{
+    RunningBinary, tandem_api_command, tandem_api_command_on_one_core, target_dir, workspace_binary,
+};
 pub use lambda::LambdaRuntime;
 pub use server::ApiServer;
 

@@ -5,22 +5,39 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::start_binary;
+use crate::helpers::{start_binary, start_binary_on_one_core};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_acknowledged_token_survives_kill_9_with_full_sync() {
-    every_acknowledged_token_survives_kill_9("full").await;
+    every_acknowledged_token_survives_kill_9("full", Cores::All).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_acknowledged_token_survives_kill_9_with_normal_sync() {
-    every_acknowledged_token_survives_kill_9("normal").await;
+    every_acknowledged_token_survives_kill_9("normal", Cores::All).await;
 }
 
-async fn every_acknowledged_token_survives_kill_9(sync: &str) {
+/// On one core the binary serves on tokio's single-threaded scheduler, with the SQLite
+/// writer beside it as a batch thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_acknowledged_token_survives_kill_9_on_one_core() {
+    every_acknowledged_token_survives_kill_9("full", Cores::One).await;
+}
+
+/// Where the killed server runs.
+enum Cores {
+    All,
+    One,
+}
+
+async fn every_acknowledged_token_survives_kill_9(sync: &str, cores: Cores) {
     let dir = tempfile::tempdir().unwrap();
     let store = format!("sqlite://{}", dir.path().join("data/tandem.db").display());
-    let server = start_binary(&store, &["--sqlite-sync", sync]).await;
+    let flags = ["--sqlite-sync", sync];
+    let server = match cores {
+        Cores::All => start_binary(&store, &flags).await,
+        Cores::One => start_binary_on_one_core(&store, &flags).await,
+    };
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
     let http = reqwest::Client::new();
 

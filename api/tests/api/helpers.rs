@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::error::BoxError;
 use chrono::Utc;
 use serde_json::Value;
 use tempfile::TempDir;
-use test_support::{ApiServer, RunningBinary, tandem_api_command};
+use test_support::{ApiServer, RunningBinary, tandem_api_command, tandem_api_command_on_one_core};
 
 /// A running API and what a test needs to talk to it.
 pub struct TestApp {
@@ -245,6 +245,14 @@ pub async fn assert_error(response: reqwest::Response, status: u16, code: &str) 
 /// fails.
 pub async fn start_binary(store_url: &str, flags: &[&str]) -> RunningBinary {
     let mut command = tandem_api_command(env!("CARGO_BIN_EXE_tandem-api"));
+    command.args(["--store", store_url]).args(flags);
+    RunningBinary::start_listening(command).await
+}
+
+/// As [`start_binary`], pinned to one core, where the binary serves on tokio's
+/// single-threaded scheduler.
+pub async fn start_binary_on_one_core(store_url: &str, flags: &[&str]) -> RunningBinary {
+    let mut command = tandem_api_command_on_one_core(env!("CARGO_BIN_EXE_tandem-api"));
     command.args(["--store", store_url]).args(flags);
     RunningBinary::start_listening(command).await
 }

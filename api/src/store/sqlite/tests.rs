@@ -303,3 +303,31 @@ async fn a_claim_takes_each_endpoints_oldest_within_its_room_and_holds_them() {
         ]
     );
 }
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_writer_is_a_batch_thread_so_that_a_write_does_not_preempt_the_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
+
+    // Read from the writer thread itself, in a write of its own.
+    let stat = store
+        .writer
+        .run("reading the writer's scheduling policy", |_| {
+            Ok(std::fs::read_to_string("/proc/thread-self/stat"))
+        })
+        .await
+        .unwrap()
+        .unwrap();
+
+    // proc(5): `policy` is field 41; the fields after the name in parentheses start at 3.
+    let after_name = stat.rsplit_once(") ").unwrap().1;
+    let policy: u32 = after_name
+        .split_whitespace()
+        .nth(41 - 3)
+        .unwrap()
+        .parse()
+        .unwrap();
+    const SCHED_BATCH: u32 = 3;
+    assert_eq!(policy, SCHED_BATCH, "{stat}");
+}
