@@ -9,7 +9,7 @@ fn main() -> anyhow::Result<()> {
 /// The async runtime. On one core (a pinned process, or a container with one CPU's quota),
 /// tokio's single-threaded scheduler: the work-stealing one, with one worker, only adds
 /// synchronisation (about a tenth more requests a second without it under the load-test
-/// mix on SQLite; README, "Load test and benchmarks"). On more cores, the work-stealing one.
+/// mix on SQLite; README, "The embedded store"). On more cores, the work-stealing one.
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let mut builder = if cores == 1 {

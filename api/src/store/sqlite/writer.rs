@@ -176,7 +176,7 @@ fn run(conn: &Connection, queue: &Receiver<Job>, housekeeping: &Housekeeping) {
 /// wakes it does not take the core from the request handlers at once, so that the writes
 /// they are about to queue join the same batch, and one commit (and one sync) serves them
 /// all. Measured on one core under the load-test mix: about a tenth more requests a second
-/// and a lower p99 (README, "Load test and benchmarks"). Best effort: without it the writer
+/// and a lower p99 (README, "The embedded store"). Best effort: without it the writer
 /// works as before.
 fn yield_to_requests() {
     #[cfg(target_os = "linux")]
