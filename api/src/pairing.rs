@@ -25,6 +25,9 @@ const IDEMPOTENCY_WINDOW: chrono::Duration = chrono::Duration::hours(24);
 /// codes ÷ 2.6 × 10¹⁰, so more than one try is already rare).
 const CODE_ATTEMPTS: usize = 8;
 
+/// The latest creation time a token can spell in its 12 hexadecimal digits (the year 10889).
+const TOKEN_MILLIS_MAX: i64 = 0xffff_ffff_ffff;
+
 /// Why a pairing operation did not succeed.
 #[derive(Debug, thiserror::Error)]
 pub enum PairingError {
@@ -157,7 +160,7 @@ impl Pairings {
         });
         let mut new = NewToken {
             record: TokenRecord {
-                token: new_token(),
+                token: new_token(now),
                 code: request.code.then(new_code),
                 entity_a: request.entity,
                 entity_b: None,
@@ -178,7 +181,7 @@ impl Pairings {
                 Ok(Inserted::Created) => return Ok(Created::New(new.record)),
                 Ok(Inserted::Replayed(record)) => return Ok(Created::Replayed(record)),
                 Err(StoreError::KeyReused) => return Err(PairingError::IdempotencyKeyReused),
-                Err(StoreError::Duplicate) => new.record.token = new_token(),
+                Err(StoreError::Duplicate) => new.record.token = new_token(now),
                 Err(StoreError::DuplicateCode) if code_attempts < CODE_ATTEMPTS => {
                     code_attempts += 1;
                     new.record.code = Some(new_code());
@@ -391,10 +394,16 @@ fn new_code() -> ShortCode {
     ShortCode::parse(letters).expect("letters of the alphabet make a valid code")
 }
 
-/// A fresh token: the 32 hexadecimal digits of a random UUIDv4 (122 random bits).
-fn new_token() -> Token {
-    let text = uuid::Uuid::new_v4().simple().to_string();
-    Token::parse(text).expect("a simple UUID is a valid token")
+/// A fresh token for a record created at `now`: `now` in Unix milliseconds as 12
+/// hexadecimal digits, then the 32 hexadecimal digits of a random UUIDv4, whose 122 random
+/// bits alone make it unguessable. The time in front keeps tokens in creation order, so a
+/// store's token index grows at its end: a new token lands on the page of those created
+/// just before it, and the pairing or deletion that follows finds it there, in memory,
+/// however large the index has grown (README, "The embedded store").
+fn new_token(now: chrono::DateTime<chrono::Utc>) -> Token {
+    let millis = now.timestamp_millis().clamp(0, TOKEN_MILLIS_MAX);
+    let text = format!("{millis:012x}{}", uuid::Uuid::new_v4().simple());
+    Token::parse(text).expect("hexadecimal digits make a valid token")
 }
 
 #[cfg(test)]
@@ -409,6 +418,27 @@ mod tests {
         assert_eq!(percentile(&values, 50), Some(50));
         assert_eq!(percentile(&values, 95), Some(95));
         assert_eq!(percentile(&[1, 2, 3], 50), Some(2));
+    }
+
+    #[test]
+    fn a_token_is_its_creation_time_then_a_random_uuid_v4() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-12-07T09:30:00.123Z")
+            .unwrap()
+            .to_utc();
+        let token = new_token(at);
+        let text = token.as_str();
+        assert_eq!(text.len(), 44, "{text}");
+        assert_eq!(&text[..12], "01a24fd6b23b", "{text}");
+        let random = uuid::Uuid::parse_str(&text[12..]).expect("a UUID after the time");
+        assert_eq!(random.get_version_num(), 4, "{text}");
+        assert_ne!(new_token(at), token, "the random part differs");
+        let later = new_token(at + chrono::Duration::milliseconds(1));
+        assert!(later > token, "{later} sorts after {token}");
+        assert!(
+            new_token(chrono::DateTime::UNIX_EPOCH - chrono::Duration::days(1))
+                .as_str()
+                .starts_with("000000000000")
+        );
     }
 
     #[test]

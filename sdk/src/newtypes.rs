@@ -147,12 +147,13 @@ macro_rules! string_newtype {
 ///
 /// At most 64 characters from `[A-Za-z0-9_-]`, so it fits in a URL path and in a
 /// Telegram deep link (`t.me/<bot>?start=<token>`) unescaped. Tokens the API issues are
-/// 32 hexadecimal digits of a random UUIDv4 (122 random bits); the seed's hyphenated
-/// UUIDs are valid too.
+/// 44 hexadecimal digits: the creation time (12 digits of Unix milliseconds, so that
+/// tokens sort in creation order), then a random UUIDv4 (122 random bits). The 32 digits
+/// of earlier tokens, and the seed's hyphenated UUIDs, are valid too.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "openapi", schema(value_type = String, example = "3f1c9a6b0e2d4b7f9a51c2d8e4f60718"))]
+#[cfg_attr(feature = "openapi", schema(value_type = String, example = "01a24fd6b23b3f1c9a6b0e2d4b7f9a51c2d8e4f60718"))]
 pub struct Token(String);
 
 impl Token {

@@ -23,7 +23,6 @@ async fn creating_a_token_returns_201_a_location_and_a_pending_record() {
     let body: Value = response.json().await.unwrap();
     let token = body["token"].as_str().unwrap();
     assert_eq!(location, format!("/v1/tokens/{token}"));
-    assert_eq!(token.len(), 32, "a simple UUIDv4");
     assert!(Token::parse(token).is_ok());
     assert_eq!(body["entity_a"], "alice");
     assert_eq!(body["entity_b"], Value::Null);
@@ -32,6 +31,16 @@ async fn creating_a_token_returns_201_a_location_and_a_pending_record() {
     assert_eq!(body["paired_at"], Value::Null);
     let created = time(&body["created_at"]);
     assert_eq!(time(&body["expires_at"]) - created, Duration::hours(24));
+    // The token: its creation time (Unix milliseconds, 12 hexadecimal digits), then a
+    // random UUIDv4.
+    assert_eq!(token.len(), 44, "{token}");
+    assert_eq!(
+        i64::from_str_radix(&token[..12], 16).ok(),
+        Some(created.timestamp_millis()),
+        "{token} starts with its creation time"
+    );
+    let random = uuid::Uuid::parse_str(&token[12..]).expect("a UUID after the time");
+    assert_eq!(random.get_version_num(), 4, "{token}");
 }
 
 #[tokio::test]

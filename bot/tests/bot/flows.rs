@@ -50,7 +50,7 @@ async fn generate_token_replies_with_token_code_and_deep_link() {
 
     let text = reply.text.unwrap();
     let (token, code) = world.generate(ALICE).await;
-    assert_eq!(token.len(), 32, "{text}");
+    assert_eq!(token.len(), 44, "the creation time and a UUIDv4: {text}");
     assert_eq!(code.len(), 9, "{text}");
     assert!(
         text.contains("https://t.me/tandem_test_bot?start="),

@@ -149,7 +149,9 @@ fn ListRow(record: TokenRecord, on_changed: Callback<()>) -> impl IntoView {
         sdk::Status::Paired => "paired",
     };
     let token_text = token.to_string();
-    let short = token_text.chars().take(10).collect::<String>() + "…";
+    // The token's end: it begins with its creation time, which records made together share.
+    // (A token is ASCII, so any byte offset is a character boundary.)
+    let short = format!("…{}", &token_text[token_text.len().saturating_sub(10)..]);
     let title = token_text.clone();
     view! {
         <li class="list-item" data-token=token_text data-status=status>
