@@ -47,8 +47,10 @@ impl LocalHosts {
             .and_then(|value| value.to_str().ok())
             .or_else(|| parts.uri.authority().map(Authority::as_str))
             .unwrap_or_default();
-        let name = host_name(host);
-        if !self.serves(&name) {
+        let authority = host.parse::<Authority>().ok();
+        let name = host_name(host, authority.as_ref());
+        if !self.serves(name) {
+            let name = name.to_ascii_lowercase();
             return Err(ApiError::Forbidden(format!(
                 "this server, running without API keys, answers only to localhost, 127.0.0.1 \
                  and [::1], not to the host {name:?}: name it in TANDEM_ALLOWED_HOSTS, or set \
@@ -67,21 +69,27 @@ impl LocalHosts {
                 .to_str()
                 .ok()
                 .and_then(|origin| origin.parse::<Uri>().ok())
-                .and_then(|uri| uri.authority().map(|a| host_name(a.as_str())));
+                .and_then(|uri| uri.authority().map(|a| self.serves(a.host())));
             match origin_host {
-                Some(name) if self.serves(&name) => {}
+                Some(true) => {}
                 _ => return Err(cross_site("its Origin")),
             }
         }
         Ok(())
     }
 
+    /// Whether `name` (a host without its port, in any case) is served.
     fn serves(&self, name: &str) -> bool {
+        const SUFFIX: &str = ".localhost";
         let bare = name.trim_start_matches('[').trim_end_matches(']');
-        name == "localhost"
-            || name.ends_with(".localhost")
+        name.eq_ignore_ascii_case("localhost")
+            || name
+                .len()
+                .checked_sub(SUFFIX.len())
+                .and_then(|start| name.get(start..))
+                .is_some_and(|end| end.eq_ignore_ascii_case(SUFFIX))
             || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-            || self.allowed.iter().any(|allowed| allowed == name)
+            || self.allowed.iter().any(|allowed| allowed.eq_ignore_ascii_case(name))
     }
 }
 
@@ -92,13 +100,9 @@ fn cross_site(said_by: &str) -> ApiError {
     ))
 }
 
-/// `host` (a `Host` header or an authority) without its port, lowercase.
-fn host_name(host: &str) -> String {
-    let name = match host.parse::<Authority>() {
-        Ok(authority) => authority.host().to_owned(),
-        Err(_) => host.to_owned(),
-    };
-    name.to_ascii_lowercase()
+/// `host` (a `Host` header, parsed as `authority` when it is one) without its port.
+fn host_name<'a>(host: &'a str, authority: Option<&'a Authority>) -> &'a str {
+    authority.map_or(host, Authority::host)
 }
 
 fn is_safe(method: &Method) -> bool {
@@ -122,7 +126,8 @@ mod tests {
             "tandem.lan",
             "TANDEM.lan:443",
         ] {
-            assert!(hosts.serves(&host_name(host)), "{host}");
+            let authority = host.parse().ok();
+            assert!(hosts.serves(host_name(host, authority.as_ref())), "{host}");
         }
         for host in [
             "attacker.example",
@@ -131,7 +136,8 @@ mod tests {
             "localhost.example",
             "",
         ] {
-            assert!(!hosts.serves(&host_name(host)), "{host}");
+            let authority = host.parse().ok();
+            assert!(!hosts.serves(host_name(host, authority.as_ref())), "{host}");
         }
     }
 }
