@@ -140,8 +140,8 @@ pub enum Status {
 ///
 /// Its [`status`](Self::status) follows from `entity_b`, so the two cannot disagree; the
 /// JSON carries both (see `RecordJson`), and JSON where they disagree is refused.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(into = "RecordJson", try_from = "RecordJson")]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "RecordJson")]
 pub struct TokenRecord {
     /// The secret that pairs; it is also the record's id in URLs.
     pub token: Token,
@@ -182,8 +182,9 @@ impl TokenRecord {
     }
 }
 
-/// A [`TokenRecord`] as JSON, with its status.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A [`TokenRecord`] as JSON, with its status: how it is read, and its schema. (It is
+/// written as [`RecordJsonRef`].)
+#[derive(Debug, Clone, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = TokenRecord))]
 struct RecordJson {
     /// The secret that pairs; it is also the record's id in URLs.
@@ -214,19 +215,49 @@ struct RecordJson {
     expires_at: Option<DateTime<Utc>>,
 }
 
-impl From<TokenRecord> for RecordJson {
-    fn from(record: TokenRecord) -> Self {
-        Self {
-            status: record.status(),
-            token: record.token,
-            code: record.code,
-            entity_a: record.entity_a,
-            entity_b: record.entity_b,
-            label: record.label,
-            created_at: record.created_at,
-            paired_at: record.paired_at,
-            expires_at: record.expires_at,
+/// A [`TokenRecord`] as JSON, as it is written: [`RecordJson`]'s fields, borrowed from
+/// the record (every response carries one, so it is not copied first).
+#[derive(Serialize)]
+struct RecordJsonRef<'a> {
+    token: &'a Token,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'a ShortCode>,
+    entity_a: &'a EntityId,
+    entity_b: Option<&'a EntityId>,
+    status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label: Option<&'a Label>,
+    created_at: Rfc3339,
+    paired_at: Option<Rfc3339>,
+    expires_at: Option<Rfc3339>,
+}
+
+impl Serialize for TokenRecord {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        RecordJsonRef {
+            token: &self.token,
+            code: self.code.as_ref(),
+            entity_a: &self.entity_a,
+            entity_b: self.entity_b.as_ref(),
+            status: self.status(),
+            label: self.label.as_ref(),
+            created_at: Rfc3339(self.created_at),
+            paired_at: self.paired_at.map(Rfc3339),
+            expires_at: self.expires_at.map(Rfc3339),
         }
+        .serialize(serializer)
+    }
+}
+
+/// A time written as chrono writes it (RFC 3339, `Z`, as many fractional digits as it
+/// needs), but formatted at once: chrono's own `Serialize` goes through `collect_str`,
+/// which JSON-escapes the text a character at a time.
+struct Rfc3339(DateTime<Utc>);
+
+impl Serialize for Rfc3339 {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let text = self.0.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+        serializer.serialize_str(&text)
     }
 }
 
@@ -414,6 +445,26 @@ mod tests {
         let json = serde_json::to_value(&record).unwrap();
         assert_eq!(json["status"], "pending");
         assert!(json["entity_b"].is_null(), "{json}");
+
+        let paired = TokenRecord {
+            entity_b: Some(EntityId::parse("b").unwrap()),
+            label: Some(Label::parse("a label").unwrap()),
+            paired_at: Some("2026-12-01T00:00:01.5Z".parse().unwrap()),
+            expires_at: Some("2026-12-02T00:00:00.123456789Z".parse().unwrap()),
+            ..record
+        };
+        let written = serde_json::to_string(&paired).unwrap();
+        assert_eq!(
+            written,
+            r#"{"token":"t","entity_a":"a","entity_b":"b","status":"paired","label":"a label","created_at":"2026-12-01T00:00:00Z","paired_at":"2026-12-01T00:00:01.500Z","expires_at":"2026-12-02T00:00:00.123456789Z"}"#
+        );
+        let chrono_writes = |t: &DateTime<Utc>| serde_json::to_string(t).unwrap();
+        assert_eq!(
+            serde_json::to_value(&paired).unwrap()["paired_at"].to_string(),
+            chrono_writes(&paired.paired_at.unwrap()),
+            "times are written as chrono writes them"
+        );
+        assert_eq!(serde_json::from_str::<TokenRecord>(&written).unwrap(), paired);
 
         let disagreeing = pending.replace(r#""status":"pending""#, r#""status":"paired""#);
         let err = serde_json::from_str::<TokenRecord>(&disagreeing).unwrap_err();
