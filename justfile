@@ -43,6 +43,11 @@ soak *args:
     cargo build --release --locked -p api -p loadtest --bins
     scripts/soak {{ args }}
 
+# Count tandem-api's instructions per request under the mix on SQLite (callgrind, file in /dev/shm): a figure that repeats on a noisy machine, to compare two versions of the code (INSTRUCTIONS_SECONDS, default 20; tandem-api flags pass through).
+instructions *args: valgrind-tools
+    cargo build --release --locked -p api -p loadtest --bins
+    scripts/instructions {{ args }}
+
 # Show where tandem-api's time goes under the mix on SQLite: perf samples a build with frame pointers, server and generator pinned as in `just bench`, and prints the CPU by thread and function (PROFILE_SECONDS, default 10; tandem-api flags pass through).
 profile *args: perf-tools
     cargo build --release --locked -p api -p loadtest --bins
@@ -125,6 +130,15 @@ browser-tools:
     sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
     $sudo apt-get update -qq
     $sudo apt-get install -y -qq chromium chromium-driver
+
+# Install valgrind from Debian for `just instructions` (does nothing when present).
+valgrind-tools:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    valgrind --version >/dev/null 2>&1 && exit 0
+    sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq valgrind
 
 # Install perf from Debian for `just profile` (does nothing when present).
 perf-tools:

@@ -4,7 +4,7 @@ use clap::Parser as _;
 
 /// mimalloc instead of the C library's allocator: a request allocates some seventy times,
 /// and glibc's `malloc` and `free` took a sixth of tandem-api's instructions under the
-/// load-test mix (README, "The embedded store").
+/// load-test mix (README, `just instructions`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
