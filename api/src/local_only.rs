@@ -89,7 +89,10 @@ impl LocalHosts {
                 .and_then(|start| name.get(start..))
                 .is_some_and(|end| end.eq_ignore_ascii_case(SUFFIX))
             || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-            || self.allowed.iter().any(|allowed| allowed.eq_ignore_ascii_case(name))
+            || self
+                .allowed
+                .iter()
+                .any(|allowed| allowed.eq_ignore_ascii_case(name))
     }
 }
 

@@ -464,7 +464,10 @@ mod tests {
             chrono_writes(&paired.paired_at.unwrap()),
             "times are written as chrono writes them"
         );
-        assert_eq!(serde_json::from_str::<TokenRecord>(&written).unwrap(), paired);
+        assert_eq!(
+            serde_json::from_str::<TokenRecord>(&written).unwrap(),
+            paired
+        );
 
         let disagreeing = pending.replace(r#""status":"pending""#, r#""status":"paired""#);
         let err = serde_json::from_str::<TokenRecord>(&disagreeing).unwrap_err();
