@@ -123,6 +123,13 @@ macro_rules! string_newtype {
             }
         }
 
+        // Written as the string it holds, without copying it first (as `serde(into)` would).
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+
         impl From<$name> for String {
             fn from(value: $name) -> String {
                 value.0
@@ -150,8 +157,8 @@ macro_rules! string_newtype {
 /// 44 hexadecimal digits: the creation time (12 digits of Unix milliseconds, so that
 /// tokens sort in creation order), then a random UUIDv4 (122 random bits). The 32 digits
 /// of earlier tokens, and the seed's hyphenated UUIDs, are valid too.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "openapi", schema(value_type = String, example = "01a24fd6b23b3f1c9a6b0e2d4b7f9a51c2d8e4f60718"))]
 pub struct Token(String);
@@ -163,6 +170,11 @@ impl Token {
     /// Accepts 1 to 64 characters from `[A-Za-z0-9_-]`.
     pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
         let value = value.into();
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+        // Every allowed character is one byte: a valid token's length in bytes is its length.
+        if (1..=Self::MAX_LEN).contains(&value.len()) && value.bytes().all(allowed) {
+            return Ok(Self(value));
+        }
         check_length("token", &value, 1, Self::MAX_LEN)?;
         if let Some(c) = value
             .chars()
@@ -183,8 +195,8 @@ string_newtype!(Token);
 ///
 /// 1 to 256 characters (Unicode scalar values), none of them control, format or separator
 /// characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "openapi", schema(value_type = String, example = "chat:42"))]
 pub struct EntityId(String);
@@ -207,8 +219,8 @@ string_newtype!(EntityId);
 /// A free-text note shown in the dashboard next to a token.
 ///
 /// 1 to 200 characters, none of them control, format or separator characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+#[serde(try_from = "String")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "openapi", schema(value_type = String, example = "living-room TV"))]
 pub struct Label(String);
@@ -295,8 +307,8 @@ impl From<ShortCode> for String {
 }
 
 /// The value of an `Idempotency-Key` header: 1 to 255 visible ASCII characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+#[serde(try_from = "String")]
 pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
@@ -329,8 +341,8 @@ string_newtype!(IdempotencyKey);
 /// short code, so that the API limits failed guesses per user instead of per address
 /// (which would put every user of the application behind the application server's one
 /// address). Any stable id will do: `telegram:4242`, a user id, a session id.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+#[serde(try_from = "String")]
 pub struct EndUser(String);
 
 /// The request header that names the [`EndUser`].
@@ -349,8 +361,8 @@ string_newtype!(EndUser);
 ///
 /// Opaque to clients: only the API that issued it can read it. It is URL-safe, 1 to 256
 /// characters of `[A-Za-z0-9_-]`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+#[serde(try_from = "String")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "openapi", schema(value_type = String))]
 pub struct PageCursor(String);

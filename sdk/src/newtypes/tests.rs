@@ -159,3 +159,24 @@ fn newtypes_deserialize_only_valid_values() {
     assert!(serde_json::from_str::<EntityId>(r#""""#).is_err());
     assert!(serde_json::from_str::<Token>(r#""a b""#).is_err());
 }
+
+#[test]
+fn newtypes_serialize_as_the_string_they_hold() {
+    let entity = EntityId::parse("chat:\"42\" é").unwrap();
+    assert_eq!(
+        serde_json::to_string(&entity).unwrap(),
+        r#""chat:\"42\" é""#
+    );
+    let token = Token::parse("3f1c9a6b-0e2d").unwrap();
+    assert_eq!(serde_json::to_string(&token).unwrap(), r#""3f1c9a6b-0e2d""#);
+    let label = Label::parse("a label").unwrap();
+    assert_eq!(serde_json::to_value(&label).unwrap(), "a label");
+    let key = IdempotencyKey::parse("k-1").unwrap();
+    assert_eq!(serde_json::to_value(&key).unwrap(), "k-1");
+    let cursor = PageCursor::parse("abc_-1").unwrap();
+    assert_eq!(serde_json::to_value(&cursor).unwrap(), "abc_-1");
+    let user = EndUser::parse("user-7").unwrap();
+    assert_eq!(serde_json::to_value(&user).unwrap(), "user-7");
+    let back: EntityId = serde_json::from_str(&serde_json::to_string(&entity).unwrap()).unwrap();
+    assert_eq!(back, entity);
+}
