@@ -33,8 +33,8 @@ loadtest *args:
     cargo build --release --locked -p api -p loadtest
     scripts/loadtest {{ args }}
 
-# Measure throughput, latency, peak RSS, WAL and DB size and start-up, server and generator on separate cores, against a minimal axum app and on DynamoDB (moto); writes bench/results.md.
-bench: python-tools
+# Measure throughput, latency, peak RSS, WAL and DB size and start-up, server and generator on separate cores, against a minimal axum app (also driven by wrk, to check the ceiling is the server's) and on DynamoDB (moto); writes bench/results.md.
+bench: python-tools wrk-tools
     cargo build --release --locked -p api -p loadtest --bins --examples
     scripts/with-moto scripts/bench
 
@@ -139,6 +139,15 @@ valgrind-tools:
     sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
     $sudo apt-get update -qq
     $sudo apt-get install -y -qq valgrind
+
+# Install wrk from Debian for `just bench` (does nothing when present).
+wrk-tools:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    command -v wrk >/dev/null 2>&1 && exit 0
+    sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq wrk
 
 # Install perf from Debian for `just profile` (does nothing when present).
 perf-tools:
