@@ -35,8 +35,11 @@ impl<T> Announced<T> {
     }
 }
 
-/// Pairs `entity_b` with the live, pending record `token`: one `UPDATE … RETURNING`;
-/// when it changes nothing, the record as it is says why.
+/// Pairs `entity_b` with the live, pending record `token`: one `UPDATE`, then the record
+/// read back; when the update changes nothing, the record as it is says why. (Not
+/// `UPDATE … RETURNING`: SQLite runs a `RETURNING` clause as a trigger program, and the
+/// read back costs less: about 7,000 instructions a pairing, 1.8 % of a request of the mix
+/// by `just instructions`.)
 pub(super) fn pair(
     conn: &Connection,
     tenant: &str,
@@ -44,31 +47,36 @@ pub(super) fn pair(
     entity_b: &str,
     now: i64,
 ) -> rusqlite::Result<Announced<PairOutcome>> {
-    let paired = conn
-        .prepare_cached(concat!(
+    let changed = conn
+        .prepare_cached(
             "UPDATE tokens
              SET entity_b = ?3, paired_at = ?4,
                  expires_at = CASE WHEN pair_ttl_seconds IS NULL THEN NULL
                                    ELSE ?4 + pair_ttl_seconds * 1000 END
              WHERE token = ?1 AND tenant = ?2 AND entity_b IS NULL AND entity_a <> ?3
-               AND (expires_at IS NULL OR expires_at > ?4)
-             RETURNING ",
-            columns!()
+               AND (expires_at IS NULL OR expires_at > ?4)",
+        )?
+        .execute(params![token, tenant, entity_b, now])?;
+    if changed == 0 {
+        return Ok(Announced::quiet(
+            match select_live(conn, tenant, token, now)? {
+                Some(record) => PairOutcome::Unchanged(record),
+                None => PairOutcome::Missing,
+            },
+        ));
+    }
+    // The record as this transaction has just updated it.
+    let record = conn
+        .prepare_cached(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM tokens WHERE token = ?1 AND tenant = ?2"
         ))?
-        .query_row(params![token, tenant, entity_b, now], record_from_row)
-        .optional()?;
-    Ok(match paired {
-        Some(record) => {
-            let queued = webhooks::announce(conn, tenant, EventType::TokenPaired, &record, now)?;
-            Announced {
-                outcome: PairOutcome::Paired(record),
-                queued,
-            }
-        }
-        None => Announced::quiet(match select_live(conn, tenant, token, now)? {
-            Some(record) => PairOutcome::Unchanged(record),
-            None => PairOutcome::Missing,
-        }),
+        .query_row(params![token, tenant], record_from_row)?;
+    let queued = webhooks::announce(conn, tenant, EventType::TokenPaired, &record, now)?;
+    Ok(Announced {
+        outcome: PairOutcome::Paired(record),
+        queued,
     })
 }
 
