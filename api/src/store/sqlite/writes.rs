@@ -9,7 +9,7 @@ use sdk::webhooks::EventType;
 use sdk::{EntityId, Label, ShortCode, TokenRecord};
 
 use super::reads::{self, select_live};
-use super::rows::{columns, millis, record_from_row};
+use super::rows::millis;
 use super::webhooks;
 use super::writer::WriteError;
 use super::{KEEP_EXPIRED, PURGE_BATCH};
@@ -36,10 +36,9 @@ impl<T> Announced<T> {
 }
 
 /// Pairs `entity_b` with the live, pending record `token`: one `UPDATE`, then the record
-/// read back; when the update changes nothing, the record as it is says why. (Not
-/// `UPDATE … RETURNING`: SQLite runs a `RETURNING` clause as a trigger program, and the
-/// read back costs less: about 7,000 instructions a pairing, 1.8 % of a request of the mix
-/// by `just instructions`.)
+/// read back, as paired or, when the update changed nothing, as it is, which says why.
+/// (Not `UPDATE … RETURNING`, which SQLite runs as a trigger program: the read costs less;
+/// README, "Load test and benchmarks".)
 pub(super) fn pair(
     conn: &Connection,
     tenant: &str,
@@ -57,22 +56,13 @@ pub(super) fn pair(
                AND (expires_at IS NULL OR expires_at > ?4)",
         )?
         .execute(params![token, tenant, entity_b, now])?;
+    // A record just paired is live: a pairing's TTL is at least a minute.
+    let Some(record) = select_live(conn, tenant, token, now)? else {
+        return Ok(Announced::quiet(PairOutcome::Missing));
+    };
     if changed == 0 {
-        return Ok(Announced::quiet(
-            match select_live(conn, tenant, token, now)? {
-                Some(record) => PairOutcome::Unchanged(record),
-                None => PairOutcome::Missing,
-            },
-        ));
+        return Ok(Announced::quiet(PairOutcome::Unchanged(record)));
     }
-    // The record as this transaction has just updated it.
-    let record = conn
-        .prepare_cached(concat!(
-            "SELECT ",
-            columns!(),
-            " FROM tokens WHERE token = ?1 AND tenant = ?2"
-        ))?
-        .query_row(params![token, tenant], record_from_row)?;
     let queued = webhooks::announce(conn, tenant, EventType::TokenPaired, &record, now)?;
     Ok(Announced {
         outcome: PairOutcome::Paired(record),
