@@ -134,7 +134,7 @@ pub fn app(state: AppState) -> Router {
             .to_pretty_json()
             .expect("the OpenAPI document serializes"),
     );
-    router
+    let router = router
         .merge(routes::dashboard::router(
             state.dashboard_dir.as_deref().map(PathBuf::as_path),
         ))
@@ -143,15 +143,21 @@ pub fn app(state: AppState) -> Router {
             get(move || async move { ([(CONTENT_TYPE, "application/json")], openapi_json) }),
         )
         .fallback(|uri: Uri| async move { ApiError::RouteNotFound(uri.path().to_owned()) })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
+    let request_timeout = state.request_timeout;
+    // The layers wrap the whole Router once, outermost first. `Router::layer` would wrap each
+    // route instead, boxing and cloning every layer's service again for every request (README,
+    // "Load test and benchmarks").
+    let layered = tower::ServiceBuilder::new()
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(|_panic| internal_error_response()))
         .layer(middleware::from_fn_with_state(
-            state.request_timeout,
+            request_timeout,
             deadline::deadline,
         ))
-        .layer(CatchPanicLayer::custom(|_panic| internal_error_response()))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .service(router.with_state(state));
+    Router::new().fallback_service(layered)
 }
 
 fn internal_error_response() -> Response {

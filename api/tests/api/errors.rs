@@ -255,3 +255,42 @@ async fn invisible_characters_in_an_entity_or_label_are_422_naming_the_field() {
         assert!(message.contains("label must not contain"), "{message}");
     }
 }
+
+/// A clock that fails by panicking, as a bug in a handler would.
+struct PanickingClock;
+
+impl api::clock::Clock for PanickingClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        panic!("the clock broke")
+    }
+}
+
+#[tokio::test]
+async fn a_handler_that_panics_is_a_json_500_and_the_server_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = api::store::SqliteStore::open(&dir.path().join("tandem.db"))
+        .await
+        .unwrap();
+    let state = api::AppState::new(
+        std::sync::Arc::new(store),
+        std::sync::Arc::new(PanickingClock),
+    );
+    let server = test_support::ApiServer::start(state).await;
+    let http = reqwest::Client::new();
+
+    for _ in 0..2 {
+        let created = http
+            .post(format!("{}/v1/tokens", server.url))
+            .json(&json!({ "entity": "alice" }))
+            .send()
+            .await
+            .unwrap();
+        assert_error(created, 500, "internal").await;
+    }
+    let health = http
+        .get(format!("{}/healthz", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+}
