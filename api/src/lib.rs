@@ -144,7 +144,6 @@ pub fn app(state: AppState) -> Router {
         )
         .fallback(|uri: Uri| async move { ApiError::RouteNotFound(uri.path().to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
-    let request_timeout = state.request_timeout;
     // The layers wrap the whole Router once, outermost first. `Router::layer` would wrap each
     // route instead, boxing and cloning every layer's service again for every request (README,
     // "Load test and benchmarks").
@@ -152,7 +151,7 @@ pub fn app(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(|_panic| internal_error_response()))
         .layer(middleware::from_fn_with_state(
-            request_timeout,
+            state.request_timeout,
             deadline::deadline,
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
