@@ -33,7 +33,7 @@ loadtest *args:
     cargo build --release --locked -p api -p loadtest
     scripts/loadtest {{ args }}
 
-# Measure throughput, latency, peak RSS, WAL and DB size and start-up, server and generator on separate cores, against a minimal axum app (also driven by wrk, to check the ceiling is the server's) and on DynamoDB (moto); writes bench/results.md.
+# Measure throughput, latency, peak RSS, WAL and DB size and start-up, server and generator on separate cores, against a minimal axum app (also driven by wrk, to check the ceiling is the server's, and syncing each write to disk: the durable ceiling) and on DynamoDB (moto); writes bench/results.md.
 bench: python-tools wrk-tools
     cargo build --release --locked -p api -p loadtest --bins --examples
     scripts/with-moto scripts/bench
