@@ -6,7 +6,7 @@
 //! answers each write (create, pair, delete) only once a line naming it is in FILE and the
 //! file is synced (`fdatasync`), one sync per batch of the writes that arrived meanwhile, as
 //! the SQLite store's writer under `synchronous = FULL`. It keeps no records and writes a few
-//! bytes a write, so no store that survives a power cut can answer the mix faster here.
+//! bytes a write: about the most that a store which survives a power cut can answer here.
 //!
 //! Usage: `ceiling [ADDRESS] [--sync-to FILE]` (prints the address it listens on).
 
