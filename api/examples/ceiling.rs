@@ -128,7 +128,7 @@ const MAX_BATCH: usize = 128;
 impl Journal {
     fn open(path: PathBuf) -> anyhow::Result<Self> {
         let file = File::create(&path)?;
-        file.set_len(JOURNAL_BYTES)?;
+        // Written whole, not only sized, so that no later write allocates a block.
         file.write_all_at(&vec![0; JOURNAL_BYTES as usize], 0)?;
         file.sync_all()?;
         let (queue, writes) = mpsc::channel(1024);
