@@ -1,6 +1,7 @@
 //! The HTTP ceiling for `just bench`: a minimal axum app that answers the load test's
 //! requests correctly with no store — it echoes what the requests carry and remembers
-//! only which tokens were deleted — so the load test passes its checks against it.
+//! only which tokens were deleted, until the read after the deletion that the load test
+//! makes — so the load test passes its checks against it, and its memory stays flat.
 //!
 //! With `--sync-to FILE` it is the ceiling of a durable server on this disk instead: it
 //! answers each write (create, pair, delete) only once a line naming it is in FILE and the
@@ -80,7 +81,7 @@ async fn read(State(app): State<App>, Path(token): Path<String>) -> (StatusCode,
         .deleted
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .contains(&token)
+        .remove(&token)
     {
         let error = json!({ "error": { "code": "not_found", "message": "deleted" } });
         return (StatusCode::NOT_FOUND, Json(error));
